@@ -1,0 +1,357 @@
+/* Every kernel table this CPU supports (scalar always) against float64 references computed from
+ * the dequantized weights and activations: matmul for every weight type over a range of shapes,
+ * split invariance of matmul (bit-exact), activation quantizers (bit-exact vs the reference
+ * quantizer in types.c), dot/axpy in f32 and f16. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "kernels/kernels.h"
+#include "types.h"
+
+/* ------------------------------------------------------------------ helpers */
+
+static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void) {
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (uint32_t)(g_rng >> 16);
+}
+static float frand(void) { return (float)((double)rnd() / 4294967296.0 * 2.0 - 1.0); } /* [-1,1) */
+
+static double h2d(ei_fp16 h) { return (double)ei_fp16_to_fp32(h); }
+
+#define ROWP(base, i, ld) ((const char *)(base) + (size_t)(i) * (ld))
+
+/* Reference dot product (float64) of weight row w (type wt) with activation row x (its act
+ * type), and the sum of |products| for the tolerance. */
+static double ref_dot(int wt, const void *w, const void *x, int K, double *sumabs) {
+    double s = 0, a = 0;
+    const int nb = K / EI_QK;
+    switch (wt) {
+    case EI_F32:
+    case EI_F16:
+    case EI_BF16: {
+        const float *xf = x;
+        for (int i = 0; i < K; i++) {
+            double wv = wt == EI_F32    ? (double)((const float *)w)[i]
+                        : wt == EI_F16 ? h2d(((const ei_fp16 *)w)[i])
+                                       : (double)ei_bf16_to_fp32(((const ei_bf16 *)w)[i]);
+            double p = wv * (double)xf[i];
+            s += p, a += fabs(p);
+        }
+        break;
+    }
+    case EI_Q4_0: {
+        const ei_block_q4_0 *wb = w;
+        const ei_block_q8_0 *xb = x;
+        for (int b = 0; b < nb; b++)
+            for (int j = 0; j < EI_QK; j++) {
+                int q = j < 16 ? (wb[b].qs[j] & 15) : (wb[b].qs[j - 16] >> 4);
+                double p = h2d(wb[b].d) * (q - 8) * h2d(xb[b].d) * xb[b].qs[j];
+                s += p, a += fabs(p);
+            }
+        break;
+    }
+    case EI_Q4_1: {
+        /* Q4_1 x Q8_1 is defined with the stored fp16 s = d*sum(q) of the activation block:
+         * dot = dw*dx*sum(qw*qx) + mw*s. */
+        const ei_block_q4_1 *wb = w;
+        const ei_block_q8_1 *xb = x;
+        for (int b = 0; b < nb; b++) {
+            for (int j = 0; j < EI_QK; j++) {
+                int q = j < 16 ? (wb[b].qs[j] & 15) : (wb[b].qs[j - 16] >> 4);
+                double p = h2d(wb[b].d) * q * h2d(xb[b].d) * xb[b].qs[j];
+                s += p, a += fabs(p);
+            }
+            double p = h2d(wb[b].m) * h2d(xb[b].s);
+            s += p, a += fabs(p);
+        }
+        break;
+    }
+    case EI_Q8_0: {
+        const ei_block_q8_0 *wb = w;
+        const ei_block_q8_0 *xb = x;
+        for (int b = 0; b < nb; b++)
+            for (int j = 0; j < EI_QK; j++) {
+                double p = h2d(wb[b].d) * wb[b].qs[j] * h2d(xb[b].d) * xb[b].qs[j];
+                s += p, a += fabs(p);
+            }
+        break;
+    }
+    }
+    *sumabs = a;
+    return s;
+}
+
+/* ------------------------------------------------------------------ matmul */
+
+static const int k_wtypes[] = {EI_F32, EI_F16, EI_BF16, EI_Q4_0, EI_Q4_1, EI_Q8_0};
+#define NWT (int)(sizeof k_wtypes / sizeof k_wtypes[0])
+
+/* One shape: returns the number of failures (printed at most a few per call). */
+static void check_matmul(const ei_kernels *k, int wt, int K, int N, int T, double *worst) {
+    const int at = ei_act_type(wt);
+    const size_t wrow = ei_row_bytes(wt, K), xrow = ei_row_bytes(at, K);
+    const size_t ldw = wrow + 4 * (rnd() % 3), ldx = xrow + 4 * (rnd() % 3); /* padded strides */
+    const size_t ldy = (size_t)N + rnd() % 3;
+    char *W = malloc(ldw * (size_t)N + 1), *X = malloc(ldx * (size_t)T + 1);
+    float *tmp = malloc(sizeof(float) * (size_t)K);
+    float *Y1 = malloc(sizeof(float) * ldy * (size_t)T), *Y2 = malloc(sizeof(float) * ldy * (size_t)T);
+    if (!W || !X || !tmp || !Y1 || !Y2) {
+        CHECK(0, "out of memory");
+        goto out;
+    }
+    memset(W, 0x5a, ldw * (size_t)N);
+    memset(X, 0x5a, ldx * (size_t)T);
+    for (int n = 0; n < N; n++) {
+        float scale = 0.05f + (float)(rnd() % 100) / 50.0f;
+        float off = (rnd() % 4 == 0) ? frand() * 0.5f : 0.0f;
+        for (int i = 0; i < K; i++) tmp[i] = frand() * scale + off;
+        ei_quantize_row(wt, tmp, W + (size_t)n * ldw, K);
+    }
+    for (int t = 0; t < T; t++) {
+        float scale = 0.1f + (float)(rnd() % 100) / 10.0f;
+        for (int i = 0; i < K; i++) tmp[i] = frand() * scale;
+        if (t % 3 == 1)
+            for (int i = 0; i < K; i += 7) tmp[i] = 0.0f;
+        k->quantize_act[at](tmp, X + (size_t)t * ldx, K);
+    }
+    const ei_matmul_fn mm = k->matmul[wt];
+    for (size_t i = 0; i < ldy * (size_t)T; i++) Y1[i] = Y2[i] = -12345.0f;
+    mm(K, W, ldw, 0, N, X, ldx, T, Y1, ldy);
+    int bad = 0;
+    for (int t = 0; t < T; t++) {
+        for (int n = 0; n < N; n++) {
+            double sa;
+            double r = ref_dot(wt, ROWP(W, n, ldw), ROWP(X, t, ldx), K, &sa);
+            double y = Y1[(size_t)t * ldy + n];
+            double err = fabs(y - r), tol = 1e-5 * sa + 1e-30;
+            if (sa > 0 && err / sa > *worst) *worst = err / sa;
+            if (!(err <= tol) && bad++ < 3)
+                CHECK(0, "%s %s K=%d N=%d T=%d: Y[t=%d][n=%d]=%.9g ref %.9g (sum|p| %.3g)", k->isa,
+                      ei_type_name(wt), K, N, T, t, n, y, r, sa);
+        }
+        for (size_t n = (size_t)N; n < ldy; n++)
+            if (Y1[(size_t)t * ldy + n] != -12345.0f && bad++ < 3) CHECK(0, "wrote past n1");
+    }
+    /* split invariance: [0,s) + [s,N) must equal [0,N) bit for bit, for several split points */
+    const int splits[] = {1, 3, 4, 5, N / 2, N - 1};
+    for (size_t si = 0; si < sizeof splits / sizeof splits[0]; si++) {
+        int s = splits[si];
+        if (s <= 0 || s >= N) continue;
+        for (size_t i = 0; i < ldy * (size_t)T; i++) Y2[i] = -12345.0f;
+        mm(K, W, ldw, s, N, X, ldx, T, Y2, ldy);
+        for (int t = 0; t < T; t++)
+            for (int n = 0; n < s; n++)
+                if (Y2[(size_t)t * ldy + n] != -12345.0f && bad++ < 3)
+                    CHECK(0, "%s %s: [%d,%d) wrote outside its range at n=%d", k->isa,
+                          ei_type_name(wt), s, N, n);
+        mm(K, W, ldw, 0, s, X, ldx, T, Y2, ldy);
+        if (memcmp(Y1, Y2, sizeof(float) * ldy * (size_t)T) != 0 && bad++ < 3)
+            CHECK(0, "%s %s K=%d N=%d T=%d: split at %d changes results", k->isa, ei_type_name(wt),
+                  K, N, T, s);
+    }
+out:
+    free(W), free(X), free(tmp), free(Y1), free(Y2);
+}
+
+static void test_matmul(const ei_kernels *k) {
+    static const int Ks[] = {32, 64, 96, 576, 1536};
+    static const int Ts[] = {1, 2, 3, 5, 17, 64};
+    static const int Ns[] = {1, 3, 7, 13, 37};
+    for (int wi = 0; wi < NWT; wi++) {
+        const int wt = k_wtypes[wi];
+        char name[128];
+        snprintf(name, sizeof name, "kernels[%s]: matmul %s x %s vs float64 reference + split invariance",
+                 k->isa, ei_type_name(wt), ei_type_name(ei_act_type(wt)));
+        TEST_BEGIN();
+        if (!k->matmul[wt] || !k->quantize_act[ei_act_type(wt)]) {
+            CHECK(0, "missing kernel");
+            TEST_END(name);
+            continue;
+        }
+        double worst = 0;
+        for (size_t ki = 0; ki < sizeof Ks / sizeof Ks[0]; ki++)
+            for (size_t ti = 0; ti < sizeof Ts / sizeof Ts[0]; ti++) {
+                const int K = Ks[ki], T = Ts[ti];
+                /* keep the big shapes few: N varies with the case */
+                const int N = Ns[(ki + ti) % (sizeof Ns / sizeof Ns[0])];
+                check_matmul(k, wt, K, N, T, &worst);
+                if (K >= 576 && T >= 17) continue;
+                check_matmul(k, wt, K, 4 + (int)(rnd() % 9), T, &worst); /* around the tile size */
+            }
+        if (getenv("EI_TEST_VERBOSE"))
+            printf("  %s %s worst |err|/sum|p| = %.3g\n", k->isa, ei_type_name(wt), worst);
+        TEST_END(name);
+    }
+}
+
+/* ------------------------------------------------------------------ activation quantizers */
+
+static void fill_act(float *x, int K, int pattern) {
+    for (int i = 0; i < K; i++) {
+        switch (pattern) {
+        case 0: x[i] = frand() * 3.0f; break;
+        case 1: x[i] = frand() * 1e-3f + 0.01f; break;
+        case 2: x[i] = (i % 32 == 0) ? 127.0f : (float)((int)(rnd() % 255) - 127) + 0.5f; break; /* ties */
+        case 3: x[i] = (i % 64 < 32) ? 0.0f : frand(); break; /* zero blocks */
+        case 4: x[i] = frand() * 6e4f; break;
+        default: x[i] = (float)((int)(rnd() % 17) - 8) * 0.25f; break;
+        }
+    }
+}
+
+static void test_quantize_act(const ei_kernels *k) {
+    static const int acts[] = {EI_Q8_0, EI_Q8_1, EI_F32};
+    static const int Ks[] = {32, 64, 96, 576, 1536, 4096};
+    for (size_t ai = 0; ai < 3; ai++) {
+        const int at = acts[ai];
+        char name[128];
+        snprintf(name, sizeof name, "kernels[%s]: quantize_act %s bit-exact vs reference quantizer",
+                 k->isa, ei_type_name(at));
+        TEST_BEGIN();
+        if (!k->quantize_act[at]) {
+            CHECK(0, "missing");
+            TEST_END(name);
+            continue;
+        }
+        for (size_t ki = 0; ki < sizeof Ks / sizeof Ks[0]; ki++)
+            for (int pat = 0; pat < 6; pat++) {
+                const int K = Ks[ki];
+                const size_t rb = ei_row_bytes(at, K);
+                float *x = malloc(sizeof(float) * (size_t)K + 4);
+                unsigned char *a = malloc(rb + 8), *b = malloc(rb + 8);
+                if (!x || !a || !b) {
+                    CHECK(0, "oom");
+                    free(x), free(a), free(b);
+                    continue;
+                }
+                /* activations at an offset of one float: kernels must not assume 32-byte alignment */
+                float *xs = (float *)((char *)x + ((pat & 1) ? 4 : 0));
+                fill_act(xs, K, pat);
+                memset(a, 0xcc, rb + 8);
+                memset(b, 0xcc, rb + 8);
+                ei_quantize_row(at, xs, a, K);
+                k->quantize_act[at](xs, b, K);
+                size_t first = rb;
+                for (size_t i = 0; i < rb + 8; i++)
+                    if (a[i] != b[i]) {
+                        first = i;
+                        break;
+                    }
+                CHECK(first == rb, "K=%d pattern %d: byte %zu differs (ref 0x%02x, %s 0x%02x)%s", K,
+                      pat, first, first < rb + 8 ? a[first] : 0, k->isa, first < rb + 8 ? b[first] : 0,
+                      first >= rb ? " (wrote past the row)" : "");
+                free(x), free(a), free(b);
+            }
+        TEST_END(name);
+    }
+}
+
+/* ------------------------------------------------------------------ dot / axpy */
+
+static void test_vec(const ei_kernels *k) {
+    static const int ns[] = {0, 1, 3, 7, 8, 15, 16, 17, 31, 33, 64, 100, 129, 576, 1536};
+    char name[128];
+    snprintf(name, sizeof name, "kernels[%s]: dot_f32, axpy_f32, dot_f16_f32, axpy_f16_f32", k->isa);
+    TEST_BEGIN();
+    if (!k->dot_f32 || !k->axpy_f32 || !k->dot_f16_f32 || !k->axpy_f16_f32) {
+        CHECK(0, "missing");
+        TEST_END(name);
+        return;
+    }
+    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+        for (int off = 0; off < 2; off++) {
+            const int n = ns[ni];
+            float *a = malloc(sizeof(float) * (size_t)(n + 2)), *b = malloc(sizeof(float) * (size_t)(n + 2));
+            float *y = malloc(sizeof(float) * (size_t)(n + 2)), *y0 = malloc(sizeof(float) * (size_t)(n + 2));
+            ei_fp16 *h = malloc(sizeof(ei_fp16) * (size_t)(n + 2));
+            if (!a || !b || !y || !y0 || !h) {
+                CHECK(0, "oom");
+                free(a), free(b), free(y), free(y0), free(h);
+                continue;
+            }
+            float *as = a + off, *bs = b + off, *ys = y + off;
+            ei_fp16 *hs = h + off;
+            for (int i = 0; i < n + 2; i++) {
+                a[i] = frand() * 2, b[i] = frand() * 3, y[i] = y0[i] = frand();
+                h[i] = ei_fp32_to_fp16(frand() * 4);
+            }
+            double r = 0, sa = 0, rh = 0, sah = 0;
+            for (int i = 0; i < n; i++) {
+                r += (double)as[i] * bs[i], sa += fabs((double)as[i] * bs[i]);
+                double ph = (double)ei_fp16_to_fp32(hs[i]) * bs[i];
+                rh += ph, sah += fabs(ph);
+            }
+            float d = k->dot_f32(as, bs, n);
+            CHECK(fabs(d - r) <= 1e-5 * sa + 1e-30, "dot_f32 n=%d off=%d: %.9g vs %.9g", n, off, d, r);
+            float dh = k->dot_f16_f32(hs, bs, n);
+            CHECK(fabs(dh - rh) <= 1e-5 * sah + 1e-30, "dot_f16_f32 n=%d off=%d: %.9g vs %.9g", n, off,
+                  dh, rh);
+            const float alpha = frand() * 2;
+            k->axpy_f32(alpha, as, ys, n);
+            int bad = 0;
+            for (int i = 0; i < n + 2; i++) {
+                const int in = i >= off && i < off + n;
+                double want = in ? (double)y0[i] + (double)alpha * a[i] : (double)y0[i];
+                double tol = in ? 2.5e-7 * (fabs((double)alpha * a[i]) + fabs((double)y0[i])) : 0;
+                if (!(fabs(y[i] - want) <= tol) && bad++ < 2)
+                    CHECK(0, "axpy_f32 n=%d off=%d i=%d: %.9g vs %.9g", n, off, i, y[i], want);
+            }
+            for (int i = 0; i < n + 2; i++) y[i] = y0[i];
+            k->axpy_f16_f32(alpha, hs, ys, n);
+            for (int i = 0; i < n + 2; i++) {
+                const int in = i >= off && i < off + n;
+                double hv = (double)ei_fp16_to_fp32(h[i]);
+                double want = in ? (double)y0[i] + (double)alpha * hv : (double)y0[i];
+                double tol = in ? 2.5e-7 * (fabs((double)alpha * hv) + fabs((double)y0[i])) : 0;
+                if (!(fabs(y[i] - want) <= tol) && bad++ < 2)
+                    CHECK(0, "axpy_f16_f32 n=%d off=%d i=%d: %.9g vs %.9g", n, off, i, y[i], want);
+            }
+            free(a), free(b), free(y), free(y0), free(h);
+        }
+    TEST_END(name);
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+static void test_dispatch(void) {
+    TEST_BEGIN();
+    /* main() set EI_ISA=scalar before anything asked for the best table */
+    const ei_kernels *best = ei_kernels_best();
+    CHECK(best != NULL, "best");
+    CHECK(best && strcmp(best->isa, "scalar") == 0, "EI_ISA=scalar honoured (got %s)",
+          best ? best->isa : "null");
+    CHECK(ei_kernels_best() == best, "stable");
+    CHECK(ei_kernels_by_name("scalar") == ei_kernels_scalar(), "by name");
+    CHECK(ei_kernels_by_name("nonsense") == NULL, "unknown name");
+    CHECK(ei_kernels_by_name(NULL) == NULL, "null name");
+    const ei_kernels *a2 = ei_kernels_avx2(), *a5 = ei_kernels_avx512();
+    CHECK(!a2 || strcmp(a2->isa, "avx2") == 0, "avx2 name");
+    CHECK(!a5 || strcmp(a5->isa, "avx512") == 0, "avx512 name");
+    TEST_END("kernels: dispatch (EI_ISA, by_name, getters)");
+}
+
+int main(void) {
+    setenv("EI_ISA", "scalar", 1);
+    test_dispatch();
+    static const char *isas[] = {"scalar", "avx2", "avx512"};
+    for (int i = 0; i < 3; i++) {
+        const ei_kernels *k = ei_kernels_by_name(isas[i]);
+        char name[64];
+        snprintf(name, sizeof name, "kernels[%s]", isas[i]);
+        if (!k) {
+            SKIP(name, "not available on this CPU/build");
+            continue;
+        }
+        test_quantize_act(k);
+        test_vec(k);
+        test_matmul(k);
+    }
+    CHECK_EXIT();
+}
