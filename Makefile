@@ -1,0 +1,70 @@
+# EdgeInfinite-C build. `make` builds the library, the CLI and the tests into build/;
+# `make test` also fetches the model and runs every test; `make test-asan` does the same under
+# ASan+UBSan in build-asan/; `make demo` runs a real long-input generation.
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2
+CFLAGS  ?=
+CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wvla -g $(OPT) -Iinclude -Isrc -D_GNU_SOURCE -MMD -MP
+LDLIBS  += -lm -lpthread
+ARCH    := $(shell uname -m)
+
+ifeq ($(ARCH),x86_64)
+FLAGS_AVX2   := -mavx2 -mfma -mf16c
+FLAGS_AVX512 := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
+else
+FLAGS_AVX2   :=
+FLAGS_AVX512 :=
+endif
+
+LIB_SRC  := $(wildcard src/*.c) $(wildcard src/kernels/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/%)
+TOOLS    := $(BUILD)/edgeinf
+
+.PHONY: all test test-asan model demo clean bench
+all: $(BUILD)/libedgeinf.a $(TOOLS) $(TESTS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/src/kernels/avx2.o: src/kernels/avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(FLAGS_AVX2) -c $< -o $@
+
+$(BUILD)/src/kernels/avx512.o: src/kernels/avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(FLAGS_AVX512) -c $< -o $@
+
+$(BUILD)/libedgeinf.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/edgeinf: $(BUILD)/tools/edgeinf.o $(BUILD)/libedgeinf.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/test_%: $(BUILD)/tests/test_%.o $(BUILD)/libedgeinf.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+model:
+	./scripts/fetch_model.sh
+
+test: model all
+	./tests/run.sh $(BUILD)
+
+test-asan: model
+	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" all
+	ASAN_OPTIONS=detect_leaks=1 ./tests/run.sh build-asan
+
+demo: model all
+	./scripts/demo.sh $(BUILD)
+
+bench: model all
+	python3 bench/bench.py
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.d) $(BUILD)/tools/edgeinf.d

@@ -1,0 +1,138 @@
+/* EdgeInfinite-C public API.
+ *
+ * A model is loaded once from a GGUF file (weights stay memory-mapped). A session owns everything a
+ * run needs (KV cache, activations, logits) in one arena allocated when the session is created;
+ * nothing is allocated while it evaluates tokens. Errors: functions return NULL or a negative
+ * value and ei_last_error() gives a one-line message naming the file/field and what was expected. */
+#ifndef EDGEINF_H
+#define EDGEINF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EI_VERSION "0.1.0"
+
+typedef struct ei_model ei_model;
+typedef struct ei_session ei_session;
+typedef struct ei_sampler ei_sampler;
+typedef struct ei_text_stream ei_text_stream;
+
+/* The last error message of the calling thread ("" when none). */
+const char *ei_last_error(void);
+/* Name of the kernel set in use: "scalar", "avx2" or "avx512" (env EI_ISA overrides). */
+const char *ei_isa(void);
+
+/* ------------------------------------------------------------------ model */
+typedef struct {
+    char arch[32];          /* "llama", "qwen2" */
+    char name[128];         /* general.name */
+    int n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff, n_vocab, n_ctx_train;
+    float rope_theta, norm_eps;
+    int rope_neox;          /* 1: rotate (i, i+d/2) pairs; 0: adjacent pairs */
+    int64_t n_params;
+    uint64_t file_bytes;
+    uint64_t weight_bytes;  /* bytes of all tensors */
+    char file_sha[17];      /* first 16 hex digits of a fast content hash of the tensor data + metadata */
+} ei_model_info;
+
+typedef struct {
+    const char *name;       /* valid while the model lives */
+    const char *type;       /* "q4_1", ... */
+    int n_dims;
+    int64_t ne[4];
+    uint64_t bytes;
+} ei_tensor_info;
+
+ei_model *ei_model_load(const char *path);
+void ei_model_free(ei_model *m);
+const ei_model_info *ei_model_get_info(const ei_model *m);
+int ei_model_n_tensors(const ei_model *m);
+int ei_model_tensor(const ei_model *m, int i, ei_tensor_info *out);
+/* Metadata value rendered as text into buf (truncated values end with "..."); -1 when missing. */
+int ei_model_meta(const ei_model *m, const char *key, char *buf, size_t cap);
+
+/* Convert a llama2.c checkpoint (format v0) and its tokenizer.bin into a GGUF file. */
+int ei_convert_llama2c(const char *checkpoint, const char *tokenizer, const char *out_gguf);
+
+/* --------------------------------------------------------------- tokens */
+/* Encodes len bytes of UTF-8. Writes up to cap ids, returns how many the text needs (may exceed
+ * cap), or -1 (invalid UTF-8; ei_last_error says where). */
+int64_t ei_tokenize(const ei_model *m, const char *text, size_t len, int add_bos, int parse_special,
+                    int32_t *out, int64_t cap);
+int32_t ei_token_bos(const ei_model *m);
+int32_t ei_token_eos(const ei_model *m);
+/* 1 when prompts for this model start with BOS (tokenizer.ggml.add_bos_token). */
+int ei_token_add_bos(const ei_model *m);
+/* 1 when generation should stop at this token (EOS, end-of-turn such as <|im_end|>). */
+int ei_token_is_eog(const ei_model *m, int32_t id);
+/* Raw bytes of a token (may be a partial UTF-8 sequence). Returns length or -1. */
+int ei_token_piece(const ei_model *m, int32_t id, char *buf, int cap);
+
+/* Streaming detokenizer: emits only complete UTF-8. */
+ei_text_stream *ei_text_stream_new(const ei_model *m, int render_special);
+int ei_text_stream_push(ei_text_stream *s, int32_t id, char *out, int cap); /* cap >= 256 */
+int ei_text_stream_flush(ei_text_stream *s, char *out, int cap);
+void ei_text_stream_free(ei_text_stream *s);
+
+/* Wraps one user message (and an optional system message; NULL = the template's default) in the
+ * model's chat template, ending with the assistant turn opener. Returns bytes needed (excluding
+ * the NUL), or -1 when the model has no supported template. */
+int64_t ei_chat_format(const ei_model *m, const char *system, const char *user, char *out, size_t cap);
+
+/* -------------------------------------------------------------- session */
+typedef enum { EI_KV_F32 = 0, EI_KV_F16 = 1 } ei_kv_type;
+
+typedef struct {
+    int n_ctx;          /* KV cache positions (0 = the model's trained context) */
+    int n_chunk;        /* tokens per prefill call: activations are sized for this (default 128) */
+    int n_threads;      /* default 1 */
+    ei_kv_type kv_type; /* default F16 */
+} ei_session_params;
+
+ei_session_params ei_session_default_params(void);
+ei_session *ei_session_new(const ei_model *m, const ei_session_params *p);
+void ei_session_free(ei_session *s);
+void ei_session_reset(ei_session *s);
+int ei_session_n_past(const ei_session *s);
+size_t ei_session_arena_bytes(const ei_session *s);
+
+/* Progress of a long evaluation: called after each chunk with tokens done and total. */
+typedef void (*ei_progress_fn)(void *user, int64_t done, int64_t total);
+
+/* Appends n tokens to the session (in chunks of n_chunk). Afterwards ei_session_logits() holds the
+ * logits of the last token. When all_logits is non-NULL it receives n*n_vocab logits, one row per
+ * token. Returns 0, or -1 (context full, bad token id; nothing is evaluated then). */
+int ei_session_eval(ei_session *s, const int32_t *tokens, int64_t n, float *all_logits,
+                    ei_progress_fn progress, void *user);
+const float *ei_session_logits(const ei_session *s);
+
+/* -------------------------------------------------------------- sampler */
+typedef struct {
+    float temperature;     /* <= 0: greedy */
+    int top_k;             /* <= 0: off */
+    float top_p;           /* >= 1: off */
+    float min_p;           /* <= 0: off */
+    float repeat_penalty;  /* 1: off */
+    int repeat_last_n;     /* tokens considered by the penalty */
+    uint64_t seed;
+} ei_sampler_params;
+
+ei_sampler_params ei_sampler_default_params(void);
+ei_sampler *ei_sampler_new(const ei_sampler_params *p, int n_vocab);
+void ei_sampler_free(ei_sampler *s);
+int32_t ei_sampler_sample(ei_sampler *s, const float *logits);
+void ei_sampler_accept(ei_sampler *s, int32_t token);
+
+/* Peak resident set size of this process in bytes (from the OS). */
+uint64_t ei_peak_rss_bytes(void);
+/* Monotonic clock in seconds. */
+double ei_time_s(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,38 @@
+/* The one interface to the compute kernels. Each ISA (scalar, avx2, avx512) fills an ei_kernels
+ * table; ei_kernels_best() picks the best one the CPU supports at run time (env EI_ISA=scalar|avx2|
+ * avx512 forces one). Every entry of every table computes the same function as the scalar one up to
+ * float rounding order; tests check each ISA against scalar on random data. */
+#ifndef EI_KERNELS_H
+#define EI_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "types.h"
+
+/* Y[t*ldy + n] = dot(row n of W, row t of X) for n in [n0, n1), t in [0, T).
+ * W: rows of K elements of the weight type, row n starts at (const char*)W + n*ldw bytes.
+ * X: T rows of K elements already in ei_act_type(weight type), row t at (const char*)X + t*ldx.
+ * K is a multiple of 32 for block types. No allocation, no threads: callers split [n0,n1). */
+typedef void (*ei_matmul_fn)(int K, const void *W, size_t ldw, int n0, int n1,
+                             const void *X, size_t ldx, int T, float *Y, size_t ldy);
+
+/* Convert one activation row of K floats to an activation type (Q8_0, Q8_1; F32 is a copy). */
+typedef void (*ei_quantize_act_fn)(const float *x, void *y, int K);
+
+typedef struct {
+    const char *isa;                            /* "scalar", "avx2", "avx512" */
+    ei_matmul_fn matmul[EI_TYPE_MAX];           /* indexed by weight type; NULL = unsupported */
+    ei_quantize_act_fn quantize_act[EI_TYPE_MAX]; /* indexed by activation type */
+    float (*dot_f32)(const float *a, const float *b, int n);
+    void (*axpy_f32)(float a, const float *x, float *y, int n); /* y += a*x */
+    float (*dot_f16_f32)(const ei_fp16 *a, const float *b, int n);
+    void (*axpy_f16_f32)(float a, const ei_fp16 *x, float *y, int n); /* y += a*x */
+} ei_kernels;
+
+const ei_kernels *ei_kernels_scalar(void);
+const ei_kernels *ei_kernels_avx2(void);   /* NULL when not compiled in or CPU lacks AVX2+FMA+F16C */
+const ei_kernels *ei_kernels_avx512(void); /* NULL when the CPU lacks AVX-512 F/BW/VL/VNNI */
+const ei_kernels *ei_kernels_best(void);   /* honours EI_ISA */
+const ei_kernels *ei_kernels_by_name(const char *isa); /* NULL when unavailable */
+
+#endif
