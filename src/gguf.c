@@ -297,6 +297,7 @@ gguf_file *gguf_open(const char *path, char *err, size_t errlen) {
     for (uint64_t i = 0; i < f->n_tensors; i++)
         if (read_tensor_info(&c, &f->tensors[i], i)) goto bad;
     f->data_offset = (c.pos + f->alignment - 1) / f->alignment * f->alignment;
+    if (f->data_offset > f->map_size && f->n_tensors == 0) f->data_offset = f->map_size; /* no padding needed */
     if (f->data_offset > f->map_size) {
         fail(&c, "truncated file: data section starts at %llu past the end (%zu bytes)",
              (unsigned long long)f->data_offset, f->map_size);
