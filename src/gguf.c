@@ -267,7 +267,7 @@ gguf_file *gguf_open(const char *path, char *err, size_t errlen) {
     f->n_kv = rd_u64(&c, "metadata count");
     /* every kv needs >= 12 bytes and every tensor info >= 28: bound the counts by the file size */
     if (f->n_kv > f->map_size / 12 || f->n_tensors > f->map_size / 28) {
-        fail(&c, "absurd counts: %llu metadata entries, %llu tensors for a %zu-byte file",
+        fail(&c, "absurd counts (truncated or corrupt?): %llu metadata entries and %llu tensors cannot fit in %zu bytes",
              (unsigned long long)f->n_kv, (unsigned long long)f->n_tensors, f->map_size);
         goto bad;
     }

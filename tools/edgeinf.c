@@ -177,26 +177,29 @@ static void progress_bar(void *user, int64_t done, int64_t total) {
 static int cmd_run(int argc, char **argv) {
     run_args a;
     if (parse_run_args(argc, argv, &a)) return 2;
+    char *text = NULL, *wrapped = NULL;
+    size_t len = 0;
+    if (a.file) {
+        text = read_file(a.file, &len);
+        if (!text) return 1;
+    } else {
+        len = strlen(a.prompt);
+        text = malloc(len + 1);
+        if (!text) return die("%s", "out of memory");
+        memcpy(text, a.prompt, len + 1);
+    }
     double t_start = ei_time_s();
     ei_model *m = ei_model_load(a.model);
-    if (!m) return die("%s", ei_last_error());
+    if (!m) {
+        free(text);
+        return die("%s", ei_last_error());
+    }
     const ei_model_info *in = ei_model_get_info(m);
     int rc = 1;
-    char *text = NULL, *wrapped = NULL;
     int32_t *toks = NULL;
     ei_session *s = NULL;
     ei_sampler *smp = NULL;
     ei_text_stream *ts = NULL;
-    size_t len = 0;
-    if (a.file) {
-        text = read_file(a.file, &len);
-        if (!text) goto out;
-    } else {
-        len = strlen(a.prompt);
-        text = malloc(len + 1);
-        if (!text) goto oom;
-        memcpy(text, a.prompt, len + 1);
-    }
     if (a.chat) {
         int64_t need = ei_chat_format(m, a.system, text, NULL, 0);
         if (need < 0) { die("%s", ei_last_error()); goto out; }
@@ -351,7 +354,6 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    fprintf(stderr, "edgeinf: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "edgeinf: unknown command '%s' (commands: run, info, convert-llama2c; see edgeinf --help)\n", argv[1]);
     return 2;
 }
