@@ -1,4 +1,498 @@
-/* AVX2 + FMA + F16C kernels (work in progress). */
+/* AVX2 + FMA + F16C kernels.
+ *
+ * Matmul structure (all weight types): rows are processed in groups of 4 and tokens in pairs
+ * (a 4x2 register tile: each unpacked weight block is used for 2 tokens, each activation block
+ * for 4 rows); a trailing odd token uses a 4x1 tile that performs, per output element, exactly
+ * the same operations as the 4x2 one. A trailing partial row group repeats its last row instead
+ * of taking a different code path, so every Y element is computed by the same instruction
+ * sequence whatever [n0,n1) the caller passes. Tokens are processed in blocks of TB so that the
+ * activation block stays in L2 while the weight rows of one group stay in L1.
+ *
+ * Quantized dots: per 32-element block, vpmaddubsw (u8 weights x s8 activations, pairs summed to
+ * int16) then vpmaddwd with 1s (int32, 8 lanes), converted to fp32 and accumulated with one FMA
+ * by the fp32 product of the two block scales. Q4_1 (nibbles 0..15) multiplies directly; Q8_0 and
+ * Q4_0 (q-8) use |w| as u8 and move the sign of w onto the activation (vpsignb). Q4_1's m*s term
+ * is accumulated in the odd lanes of a vector that multiplies [d,m] by [dx,sx] for 4 rows at once.
+ *
+ * Activation quantizers are bit-exact with the reference (ggml) quantizer: same amax, same
+ * d = amax/127 and id = 1/d in scalar fp32, same products x*id, and round-half-away-from-zero
+ * done exactly (truncate, compare the exact remainder with 0.5), never _mm256_round_ps's
+ * half-to-even. */
 #include "kernels/kernels.h"
 
+#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+
+#include <cpuid.h>
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#define TB 128 /* tokens per activation block */
+
+static inline uint32_t ld32(const void *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline uint16_t ld16(const void *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+/* Fixed-order horizontal sum of 8 floats. */
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+/* ------------------------------------------------------------------ float vectors */
+
+static float dot_f32(const float *a, const float *b, int n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float tail = 0.0f;
+    for (; i < n; i++) tail += a[i] * b[i];
+    return hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))) + tail;
+}
+
+static inline __m256 ld_f16x8(const ei_fp16 *p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
+
+static float dot_f16_f32(const ei_fp16 *a, const float *b, int n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(ld_f16x8(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(ld_f16x8(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(ld_f16x8(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(ld_f16x8(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(ld_f16x8(a + i), _mm256_loadu_ps(b + i), s0);
+    float tail = 0.0f;
+    for (; i < n; i++) tail += h2f(a[i]) * b[i];
+    return hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))) + tail;
+}
+
+static void axpy_f32(float a, const float *x, float *y, int n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] = fmaf(a, x[i], y[i]);
+}
+
+static void axpy_f16_f32(float a, const ei_fp16 *x, float *y, int n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, ld_f16x8(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] = fmaf(a, h2f(x[i]), y[i]);
+}
+
+/* ------------------------------------------------------------------ activation quantizers */
+
+/* Round half away from zero, exactly like roundf, for |v| < 2^23. */
+static inline __m256 round_away(__m256 v) {
+    const __m256 signbit = _mm256_set1_ps(-0.0f);
+    __m256 a = _mm256_andnot_ps(signbit, v);
+    __m256 t = _mm256_round_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 up = _mm256_cmp_ps(_mm256_sub_ps(a, t), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    t = _mm256_add_ps(t, _mm256_and_ps(up, _mm256_set1_ps(1.0f)));
+    return _mm256_or_ps(t, _mm256_and_ps(signbit, v));
+}
+
+/* Quantize one block of 32 floats to int8 with scale 1/d; returns sum of the ints (for Q8_1). */
+static inline int q8_block(const float *x, int8_t *qs, uint16_t *dh, float *dout) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+    __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absmask), _mm256_and_ps(v1, absmask)),
+                             _mm256_max_ps(_mm256_and_ps(v2, absmask), _mm256_and_ps(v3, absmask)));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    *dh = _cvtss_sh(d, 0);
+    *dout = d;
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i i0 = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(v0, vid)));
+    __m256i i1 = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(v1, vid)));
+    __m256i i2 = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(v2, vid)));
+    __m256i i3 = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(v3, vid)));
+    __m256i s = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+    /* pack 32 int32 -> 32 int8 (values are within [-127,127]); undo the lane interleave */
+    __m256i p01 = _mm256_packs_epi32(i0, i1), p23 = _mm256_packs_epi32(i2, i3);
+    __m256i p = _mm256_packs_epi16(p01, p23);
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)(void *)qs, p);
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+    return _mm_cvtsi128_si32(s4);
+}
+
+static void quantize_act_q8_0(const float *x, void *y, int K) {
+    uint8_t *o = y;
+    for (int b = 0; b < K / EI_QK; b++, o += sizeof(ei_block_q8_0)) {
+        uint16_t dh;
+        float d;
+        q8_block(x + (size_t)b * EI_QK, (int8_t *)(o + 2), &dh, &d);
+        memcpy(o, &dh, 2);
+    }
+}
+
+static void quantize_act_q8_1(const float *x, void *y, int K) {
+    uint8_t *o = y;
+    for (int b = 0; b < K / EI_QK; b++, o += sizeof(ei_block_q8_1)) {
+        uint16_t dh;
+        float d;
+        int sum = q8_block(x + (size_t)b * EI_QK, (int8_t *)(o + 4), &dh, &d);
+        uint16_t sh = _cvtss_sh((float)sum * d, 0);
+        memcpy(o, &dh, 2);
+        memcpy(o + 2, &sh, 2);
+    }
+}
+
+static void quantize_act_f32(const float *x, void *y, int K) { memmove(y, x, (size_t)K * 4); }
+
+/* ------------------------------------------------------------------ quantized tiles */
+
+/* Weight rows of one group: w[r] points at row r's first block. */
+typedef struct {
+    const uint8_t *w[4];
+} rows4;
+
+/* 32 nibbles of a Q4 block as u8 in element order: low nibbles (elements 0..15) in the low lane,
+ * high nibbles (16..31) in the high lane. */
+static inline __m256i unpack_q4(const uint8_t *qs) {
+    __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)qs));
+    b = _mm256_srlv_epi64(b, _mm256_setr_epi64x(0, 0, 4, 4));
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x0f));
+}
+
+static inline __m256i ld256(const uint8_t *p) { return _mm256_loadu_si256((const __m256i *)(const void *)p); }
+
+/* int32x8 partial sums of u8 w times s8 x (pairs of products fit int16: |w| <= 15 or w = |q8|
+ * <= 127 with |x| <= 127 gives at most 2*127*127 = 32258). */
+static inline __m256 mul_sum_us8(__m256i w, __m256i x) {
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1)));
+}
+
+static inline __m256 bcast_lane(__m256 v, int lane) {
+    return _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(lane));
+}
+
+/* ---- Q4_1 x Q8_1. Block scales of 4 rows: [d0 m0 d1 m1 d2 m2 d3 m3] (fp32). */
+#define Q41 20
+#define Q81 36
+static inline __m256 q41_dm(const rows4 *g, size_t off) {
+    return _mm256_cvtph_ps(_mm_setr_epi32((int)ld32(g->w[0] + off), (int)ld32(g->w[1] + off),
+                                          (int)ld32(g->w[2] + off), (int)ld32(g->w[3] + off)));
+}
+static inline __m256 q81_ds(const uint8_t *xb) { return _mm256_cvtph_ps(_mm_set1_epi32((int)ld32(xb))); }
+
+static inline void q41_finish(__m256 acc, __m256 ms, int r, float *out) {
+    float m[8];
+    _mm256_storeu_ps(m, ms);
+    *out = hsum8(acc) + m[2 * r + 1];
+}
+
+static void q4_1_tile4x1(int nb, const rows4 *g, const uint8_t *x, float *y0, float *y1, float *y2,
+                         float *y3) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, ms = a0;
+    for (int b = 0; b < nb; b++) {
+        const size_t wo = (size_t)b * Q41;
+        const uint8_t *xb = x + (size_t)b * Q81;
+        const __m256i xv = ld256(xb + 4);
+        const __m256 p = _mm256_mul_ps(q41_dm(g, wo), q81_ds(xb));
+        ms = _mm256_add_ps(ms, p);
+        a0 = _mm256_fmadd_ps(mul_sum_us8(unpack_q4(g->w[0] + wo + 4), xv), bcast_lane(p, 0), a0);
+        a1 = _mm256_fmadd_ps(mul_sum_us8(unpack_q4(g->w[1] + wo + 4), xv), bcast_lane(p, 2), a1);
+        a2 = _mm256_fmadd_ps(mul_sum_us8(unpack_q4(g->w[2] + wo + 4), xv), bcast_lane(p, 4), a2);
+        a3 = _mm256_fmadd_ps(mul_sum_us8(unpack_q4(g->w[3] + wo + 4), xv), bcast_lane(p, 6), a3);
+    }
+    q41_finish(a0, ms, 0, y0);
+    q41_finish(a1, ms, 1, y1);
+    q41_finish(a2, ms, 2, y2);
+    q41_finish(a3, ms, 3, y3);
+}
+
+static void q4_1_tile4x2(int nb, const rows4 *g, const uint8_t *x0, const uint8_t *x1, float *y[8]) {
+    __m256 a00 = _mm256_setzero_ps(), a10 = a00, a20 = a00, a30 = a00, ms0 = a00;
+    __m256 a01 = a00, a11 = a00, a21 = a00, a31 = a00, ms1 = a00;
+    for (int b = 0; b < nb; b++) {
+        const size_t wo = (size_t)b * Q41;
+        const uint8_t *xb0 = x0 + (size_t)b * Q81, *xb1 = x1 + (size_t)b * Q81;
+        const __m256i xv0 = ld256(xb0 + 4), xv1 = ld256(xb1 + 4);
+        const __m256 dm = q41_dm(g, wo);
+        const __m256 p0 = _mm256_mul_ps(dm, q81_ds(xb0)), p1 = _mm256_mul_ps(dm, q81_ds(xb1));
+        ms0 = _mm256_add_ps(ms0, p0);
+        ms1 = _mm256_add_ps(ms1, p1);
+        __m256i w = unpack_q4(g->w[0] + wo + 4);
+        a00 = _mm256_fmadd_ps(mul_sum_us8(w, xv0), bcast_lane(p0, 0), a00);
+        a01 = _mm256_fmadd_ps(mul_sum_us8(w, xv1), bcast_lane(p1, 0), a01);
+        w = unpack_q4(g->w[1] + wo + 4);
+        a10 = _mm256_fmadd_ps(mul_sum_us8(w, xv0), bcast_lane(p0, 2), a10);
+        a11 = _mm256_fmadd_ps(mul_sum_us8(w, xv1), bcast_lane(p1, 2), a11);
+        w = unpack_q4(g->w[2] + wo + 4);
+        a20 = _mm256_fmadd_ps(mul_sum_us8(w, xv0), bcast_lane(p0, 4), a20);
+        a21 = _mm256_fmadd_ps(mul_sum_us8(w, xv1), bcast_lane(p1, 4), a21);
+        w = unpack_q4(g->w[3] + wo + 4);
+        a30 = _mm256_fmadd_ps(mul_sum_us8(w, xv0), bcast_lane(p0, 6), a30);
+        a31 = _mm256_fmadd_ps(mul_sum_us8(w, xv1), bcast_lane(p1, 6), a31);
+    }
+    q41_finish(a00, ms0, 0, y[0]);
+    q41_finish(a10, ms0, 1, y[1]);
+    q41_finish(a20, ms0, 2, y[2]);
+    q41_finish(a30, ms0, 3, y[3]);
+    q41_finish(a01, ms1, 0, y[4]);
+    q41_finish(a11, ms1, 1, y[5]);
+    q41_finish(a21, ms1, 2, y[6]);
+    q41_finish(a31, ms1, 3, y[7]);
+}
+
+/* ---- Q8_0 / Q4_0 x Q8_0: signed weights. Scales of 4 rows: [d0 d1 d2 d3 0 0 0 0]. */
+#define Q80 34
+#define Q40 18
+static inline __m256 d4(const rows4 *g, size_t off) {
+    const uint32_t lo = (uint32_t)ld16(g->w[0] + off) | (uint32_t)ld16(g->w[1] + off) << 16;
+    const uint32_t hi = (uint32_t)ld16(g->w[2] + off) | (uint32_t)ld16(g->w[3] + off) << 16;
+    return _mm256_cvtph_ps(_mm_setr_epi32((int)lo, (int)hi, 0, 0));
+}
+static inline __m256 q80_d(const uint8_t *xb) { return _mm256_cvtph_ps(_mm_set1_epi16((short)ld16(xb))); }
+
+/* signed weight block -> (|w| as u8, w) */
+static inline __m256i q8w(const uint8_t *b) { return ld256(b + 2); }
+static inline __m256i q4w(const uint8_t *b) { return _mm256_sub_epi8(unpack_q4(b + 2), _mm256_set1_epi8(8)); }
+
+static inline __m256 mul_sum_ss8(__m256i aw, __m256i w, __m256i x) {
+    return mul_sum_us8(aw, _mm256_sign_epi8(x, w));
+}
+
+#define DEF_SIGNED_TILES(NAME, WLOAD, WB)                                                          \
+    static void NAME##_tile4x1(int nb, const rows4 *g, const uint8_t *x, float *y0, float *y1,      \
+                               float *y2, float *y3) {                                              \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                 \
+        for (int b = 0; b < nb; b++) {                                                              \
+            const size_t wo = (size_t)b * WB;                                                       \
+            const uint8_t *xb = x + (size_t)b * Q80;                                                \
+            const __m256i xv = ld256(xb + 2);                                                       \
+            const __m256 p = _mm256_mul_ps(d4(g, wo), q80_d(xb));                                   \
+            __m256i w = WLOAD(g->w[0] + wo);                                                        \
+            a0 = _mm256_fmadd_ps(mul_sum_ss8(_mm256_abs_epi8(w), w, xv), bcast_lane(p, 0), a0);     \
+            w = WLOAD(g->w[1] + wo);                                                                \
+            a1 = _mm256_fmadd_ps(mul_sum_ss8(_mm256_abs_epi8(w), w, xv), bcast_lane(p, 1), a1);     \
+            w = WLOAD(g->w[2] + wo);                                                                \
+            a2 = _mm256_fmadd_ps(mul_sum_ss8(_mm256_abs_epi8(w), w, xv), bcast_lane(p, 2), a2);     \
+            w = WLOAD(g->w[3] + wo);                                                                \
+            a3 = _mm256_fmadd_ps(mul_sum_ss8(_mm256_abs_epi8(w), w, xv), bcast_lane(p, 3), a3);     \
+        }                                                                                           \
+        *y0 = hsum8(a0);                                                                            \
+        *y1 = hsum8(a1);                                                                            \
+        *y2 = hsum8(a2);                                                                            \
+        *y3 = hsum8(a3);                                                                            \
+    }                                                                                               \
+    static void NAME##_tile4x2(int nb, const rows4 *g, const uint8_t *x0, const uint8_t *x1,        \
+                               float *y[8]) {                                                       \
+        __m256 a00 = _mm256_setzero_ps(), a10 = a00, a20 = a00, a30 = a00;                          \
+        __m256 a01 = a00, a11 = a00, a21 = a00, a31 = a00;                                          \
+        for (int b = 0; b < nb; b++) {                                                              \
+            const size_t wo = (size_t)b * WB;                                                       \
+            const uint8_t *xb0 = x0 + (size_t)b * Q80, *xb1 = x1 + (size_t)b * Q80;                 \
+            const __m256i xv0 = ld256(xb0 + 2), xv1 = ld256(xb1 + 2);                               \
+            const __m256 dw = d4(g, wo);                                                            \
+            const __m256 p0 = _mm256_mul_ps(dw, q80_d(xb0)), p1 = _mm256_mul_ps(dw, q80_d(xb1));    \
+            __m256i w = WLOAD(g->w[0] + wo), aw = _mm256_abs_epi8(w);                               \
+            a00 = _mm256_fmadd_ps(mul_sum_ss8(aw, w, xv0), bcast_lane(p0, 0), a00);                 \
+            a01 = _mm256_fmadd_ps(mul_sum_ss8(aw, w, xv1), bcast_lane(p1, 0), a01);                 \
+            w = WLOAD(g->w[1] + wo), aw = _mm256_abs_epi8(w);                                       \
+            a10 = _mm256_fmadd_ps(mul_sum_ss8(aw, w, xv0), bcast_lane(p0, 1), a10);                 \
+            a11 = _mm256_fmadd_ps(mul_sum_ss8(aw, w, xv1), bcast_lane(p1, 1), a11);                 \
+            w = WLOAD(g->w[2] + wo), aw = _mm256_abs_epi8(w);                                       \
+            a20 = _mm256_fmadd_ps(mul_sum_ss8(aw, w, xv0), bcast_lane(p0, 2), a20);                 \
+            a21 = _mm256_fmadd_ps(mul_sum_ss8(aw, w, xv1), bcast_lane(p1, 2), a21);                 \
+            w = WLOAD(g->w[3] + wo), aw = _mm256_abs_epi8(w);                                       \
+            a30 = _mm256_fmadd_ps(mul_sum_ss8(aw, w, xv0), bcast_lane(p0, 3), a30);                 \
+            a31 = _mm256_fmadd_ps(mul_sum_ss8(aw, w, xv1), bcast_lane(p1, 3), a31);                 \
+        }                                                                                           \
+        *y[0] = hsum8(a00), *y[1] = hsum8(a10), *y[2] = hsum8(a20), *y[3] = hsum8(a30);             \
+        *y[4] = hsum8(a01), *y[5] = hsum8(a11), *y[6] = hsum8(a21), *y[7] = hsum8(a31);             \
+    }
+
+DEF_SIGNED_TILES(q8_0, q8w, Q80)
+DEF_SIGNED_TILES(q4_0, q4w, Q40)
+
+/* ------------------------------------------------------------------ float tiles */
+
+/* Loads 8 weights of each float type as fp32. */
+static inline __m256 wf32(const uint8_t *p) { return _mm256_loadu_ps((const float *)(const void *)p); }
+static inline __m256 wf16(const uint8_t *p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
+static inline __m256 wbf16(const uint8_t *p) {
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+/* K need not be a multiple of 8: the last partial chunk is copied to zero-padded buffers and
+ * processed by the same code, so per element the operation sequence does not depend on the tile. */
+#define DEF_FLOAT_TILES(NAME, WLOAD, ES)                                                            \
+    static void NAME##_tile4x1(int K, const rows4 *g, const uint8_t *xr, float *y0, float *y1,      \
+                               float *y2, float *y3) {                                              \
+        const float *x = (const float *)(const void *)xr;                                           \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                 \
+        int k = 0;                                                                                  \
+        for (; k + 8 <= K; k += 8) {                                                                \
+            const __m256 xv = _mm256_loadu_ps(x + k);                                               \
+            a0 = _mm256_fmadd_ps(WLOAD(g->w[0] + (size_t)k * ES), xv, a0);                          \
+            a1 = _mm256_fmadd_ps(WLOAD(g->w[1] + (size_t)k * ES), xv, a1);                          \
+            a2 = _mm256_fmadd_ps(WLOAD(g->w[2] + (size_t)k * ES), xv, a2);                          \
+            a3 = _mm256_fmadd_ps(WLOAD(g->w[3] + (size_t)k * ES), xv, a3);                          \
+        }                                                                                           \
+        if (k < K) {                                                                                \
+            uint8_t wt[4][8 * ES];                                                                  \
+            float xt[8] = {0};                                                                      \
+            memset(wt, 0, sizeof wt);                                                               \
+            for (int r = 0; r < 4; r++) memcpy(wt[r], g->w[r] + (size_t)k * ES, (size_t)(K - k) * ES); \
+            memcpy(xt, x + k, (size_t)(K - k) * 4);                                                 \
+            const __m256 xv = _mm256_loadu_ps(xt);                                                  \
+            a0 = _mm256_fmadd_ps(WLOAD(wt[0]), xv, a0);                                             \
+            a1 = _mm256_fmadd_ps(WLOAD(wt[1]), xv, a1);                                             \
+            a2 = _mm256_fmadd_ps(WLOAD(wt[2]), xv, a2);                                             \
+            a3 = _mm256_fmadd_ps(WLOAD(wt[3]), xv, a3);                                             \
+        }                                                                                           \
+        *y0 = hsum8(a0), *y1 = hsum8(a1), *y2 = hsum8(a2), *y3 = hsum8(a3);                         \
+    }                                                                                               \
+    static void NAME##_tile4x2(int K, const rows4 *g, const uint8_t *xr0, const uint8_t *xr1,       \
+                               float *y[8]) {                                                       \
+        const float *x0 = (const float *)(const void *)xr0, *x1 = (const float *)(const void *)xr1; \
+        __m256 a00 = _mm256_setzero_ps(), a10 = a00, a20 = a00, a30 = a00;                          \
+        __m256 a01 = a00, a11 = a00, a21 = a00, a31 = a00;                                          \
+        int k = 0;                                                                                  \
+        uint8_t wt[4][8 * ES];                                                                      \
+        float xt0[8], xt1[8];                                                                       \
+        for (;;) {                                                                                  \
+            const uint8_t *w0, *w1, *w2, *w3;                                                       \
+            __m256 xv0, xv1;                                                                        \
+            if (k + 8 <= K) {                                                                       \
+                w0 = g->w[0] + (size_t)k * ES, w1 = g->w[1] + (size_t)k * ES;                       \
+                w2 = g->w[2] + (size_t)k * ES, w3 = g->w[3] + (size_t)k * ES;                       \
+                xv0 = _mm256_loadu_ps(x0 + k), xv1 = _mm256_loadu_ps(x1 + k);                       \
+            } else if (k < K) {                                                                     \
+                memset(wt, 0, sizeof wt);                                                           \
+                memset(xt0, 0, sizeof xt0);                                                         \
+                memset(xt1, 0, sizeof xt1);                                                         \
+                for (int r = 0; r < 4; r++)                                                         \
+                    memcpy(wt[r], g->w[r] + (size_t)k * ES, (size_t)(K - k) * ES);                  \
+                memcpy(xt0, x0 + k, (size_t)(K - k) * 4);                                           \
+                memcpy(xt1, x1 + k, (size_t)(K - k) * 4);                                           \
+                w0 = wt[0], w1 = wt[1], w2 = wt[2], w3 = wt[3];                                     \
+                xv0 = _mm256_loadu_ps(xt0), xv1 = _mm256_loadu_ps(xt1);                             \
+            } else {                                                                                \
+                break;                                                                              \
+            }                                                                                       \
+            __m256 w = WLOAD(w0);                                                                   \
+            a00 = _mm256_fmadd_ps(w, xv0, a00), a01 = _mm256_fmadd_ps(w, xv1, a01);                 \
+            w = WLOAD(w1);                                                                          \
+            a10 = _mm256_fmadd_ps(w, xv0, a10), a11 = _mm256_fmadd_ps(w, xv1, a11);                 \
+            w = WLOAD(w2);                                                                          \
+            a20 = _mm256_fmadd_ps(w, xv0, a20), a21 = _mm256_fmadd_ps(w, xv1, a21);                 \
+            w = WLOAD(w3);                                                                          \
+            a30 = _mm256_fmadd_ps(w, xv0, a30), a31 = _mm256_fmadd_ps(w, xv1, a31);                 \
+            k += 8;                                                                                 \
+        }                                                                                           \
+        *y[0] = hsum8(a00), *y[1] = hsum8(a10), *y[2] = hsum8(a20), *y[3] = hsum8(a30);             \
+        *y[4] = hsum8(a01), *y[5] = hsum8(a11), *y[6] = hsum8(a21), *y[7] = hsum8(a31);             \
+    }
+
+DEF_FLOAT_TILES(f32, wf32, 4)
+DEF_FLOAT_TILES(f16, wf16, 2)
+DEF_FLOAT_TILES(bf16, wbf16, 2)
+
+/* ------------------------------------------------------------------ driver */
+
+typedef void (*tile1_fn)(int kk, const rows4 *g, const uint8_t *x, float *y0, float *y1, float *y2,
+                         float *y3);
+typedef void (*tile2_fn)(int kk, const rows4 *g, const uint8_t *x0, const uint8_t *x1, float *y[8]);
+
+/* kk is what the tiles take: number of blocks for quantized types, K for float types. */
+static inline void drive(int kk, const void *W, size_t ldw, int n0, int n1, const void *X,
+                         size_t ldx, int T, float *Y, size_t ldy, tile1_fn t1, tile2_fn t2) {
+    const uint8_t *wb = W, *xb = X;
+    float sink[8];
+    for (int tb = 0; tb < T; tb += TB) {
+        const int te = T - tb < TB ? T : tb + TB;
+        for (int n = n0; n < n1; n += 4) {
+            rows4 g;
+            for (int r = 0; r < 4; r++) g.w[r] = wb + (size_t)(n + r < n1 ? n + r : n1 - 1) * ldw;
+            const int nv = n1 - n < 4 ? n1 - n : 4;
+            int t = tb;
+            for (; t + 2 <= te; t += 2) {
+                float *y[8];
+                for (int r = 0; r < 4; r++) {
+                    y[r] = r < nv ? Y + (size_t)t * ldy + n + r : sink + r;
+                    y[4 + r] = r < nv ? Y + (size_t)(t + 1) * ldy + n + r : sink + 4 + r;
+                }
+                t2(kk, &g, xb + (size_t)t * ldx, xb + (size_t)(t + 1) * ldx, y);
+            }
+            if (t < te) {
+                float *yr = Y + (size_t)t * ldy + n;
+                t1(kk, &g, xb + (size_t)t * ldx, yr, nv > 1 ? yr + 1 : sink + 1, nv > 2 ? yr + 2 : sink + 2,
+                   nv > 3 ? yr + 3 : sink + 3);
+            }
+        }
+    }
+}
+
+#define DEF_MATMUL(NAME, KK)                                                                        \
+    static void matmul_##NAME(int K, const void *W, size_t ldw, int n0, int n1, const void *X,     \
+                              size_t ldx, int T, float *Y, size_t ldy) {                           \
+        drive(KK, W, ldw, n0, n1, X, ldx, T, Y, ldy, NAME##_tile4x1, NAME##_tile4x2);              \
+    }
+DEF_MATMUL(q4_1, K / EI_QK)
+DEF_MATMUL(q4_0, K / EI_QK)
+DEF_MATMUL(q8_0, K / EI_QK)
+DEF_MATMUL(f32, K)
+DEF_MATMUL(f16, K)
+DEF_MATMUL(bf16, K)
+
+static const ei_kernels k_avx2 = {
+    .isa = "avx2",
+    .matmul = {[EI_F32] = matmul_f32, [EI_F16] = matmul_f16, [EI_BF16] = matmul_bf16,
+               [EI_Q4_0] = matmul_q4_0, [EI_Q4_1] = matmul_q4_1, [EI_Q8_0] = matmul_q8_0},
+    .quantize_act = {[EI_F32] = quantize_act_f32, [EI_Q8_0] = quantize_act_q8_0,
+                     [EI_Q8_1] = quantize_act_q8_1},
+    .dot_f32 = dot_f32,
+    .axpy_f32 = axpy_f32,
+    .dot_f16_f32 = dot_f16_f32,
+    .axpy_f16_f32 = axpy_f16_f32,
+};
+
+const ei_kernels *ei_kernels_avx2(void) {
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return NULL;
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_F16C)) return NULL;
+    return &k_avx2;
+}
+
+#else
+
 const ei_kernels *ei_kernels_avx2(void) { return NULL; }
+
+#endif
