@@ -26,6 +26,8 @@ int ei_tokenizer_add_bos(const ei_tokenizer *t);    /* tokenizer.ggml.add_bos_to
 int32_t ei_tokenizer_find(const ei_tokenizer *t, const char *text);
 /* 1 for control tokens (token_type 3) and end-of-generation tokens. */
 int ei_tokenizer_is_control(const ei_tokenizer *t, int32_t id);
+/* The token's string as stored in the vocabulary (NUL-terminated), NULL on a bad id. */
+const char *ei_tokenizer_token_text(const ei_tokenizer *t, int32_t id);
 
 /* Encode `len` bytes of UTF-8 text. Writes at most `cap` ids into out and returns the total number
  * of ids the text needs (which may exceed cap: call again with a larger buffer), or -1 when the text
@@ -50,8 +52,11 @@ typedef struct {
 } ei_detok;
 void ei_detok_init(ei_detok *d, const ei_tokenizer *t, int render_special);
 /* Appends the text of `id` to out (cap bytes); returns bytes written, -1 on a bad id or if cap is
- * too small (cap >= 256 is always enough). */
+ * too small (then nothing is consumed). cap >= ei_detok_max_out(t) is always enough: that is 256 or
+ * less for vocabs whose longest token is under ~80 bytes (SmolLM2: 90, tok512: 18). */
 int ei_detok_push(ei_detok *d, int32_t id, char *out, int cap);
+/* An output capacity that is always enough for one ei_detok_push / ei_detok_flush of this vocab. */
+int ei_detok_max_out(const ei_tokenizer *t);
 /* Flushes held-back bytes of an incomplete sequence as U+FFFD replacement characters. */
 int ei_detok_flush(ei_detok *d, char *out, int cap);
 
