@@ -101,11 +101,12 @@ def run_llamacpp(model, prompt_file, n, threads, ctx, batch, flash_attn, warmup)
 
 
 def run_llamacpp_baseline():
+    """Peak RSS (MB) of the helper that only imports numpy and llama_cpp and inits the backend."""
     rc, out, err, wall, maxrss = run_child(
         [sys.executable, os.path.join(HERE, "llamacpp_run.py"), "--baseline"])
-    if rc != 0:
+    if rc != 0 or not out.strip():
         raise RuntimeError(f"llamacpp_run --baseline failed: {err[-2000:]}")
-    return maxrss
+    return json.loads(out.strip().splitlines()[-1])["peak_rss_mb"]
 
 
 # ---------------------------------------------------------------- prompts
