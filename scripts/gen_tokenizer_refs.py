@@ -21,6 +21,7 @@ Vocabularies and their references:
 Rows (tab-separated, '#' starts a comment):
   big <vocab> <source> <parse_special> <n_ids> <fnv1a64 of the ids as little-endian int32, hex>
   str <vocab> <name> <parse_special> <escaped text> <ids, comma-separated>
+Strings: NASTY below, plus N_RANDOM random concatenations of FRAGMENTS (fixed seed).
 Sources: "wiki" = data/wikitext-2/wiki.test.raw, "pg:<file>" = data/pg_essays/<file>,
 "lb:<line>" = the prompt of line <line> (0-based) of data/longbench/longbench_mini_en.jsonl,
 "rep:<count>:<escaped unit>" = unit repeated count times. Escapes: \\\\ \\t \\n \\r \\xHH (every
@@ -115,6 +116,27 @@ REPEATS = [
     ("letter_1m", 1000000, "a"),        # must stay ~linear
     ("spaces_100k", 100000, " "),
 ]
+
+
+# Fragments random strings are built from: each class boundary of the pre-tokenizer regex, the
+# Digits split, contractions, special tokens (whole and partial) and SentencePiece's U+2581.
+FRAGMENTS = ["a", "Z", "hello", " world", "'s", "'ll", "'T", "'", " ", "  ", "   ", "\t", "\n",
+             "\r\n", "\n\n", "\u00a0", "\u3000", "\u2009", "0", "42", "\u0663", "\u00bd", "\uff17",
+             "!", "?!", "...", "-", "\"", "(", "\u4e2d\u6587", "\u65e5", "\u00e9", "e\u0301", "\u0915\u094d",
+             "\U0001F600", "\U0001F44D\U0001F3FD", "\u200d", "\ufeff", "\x00", "\x1b", "\u0085",
+             "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|im_", "|>", "<s>", "</s>", "<unk>",
+             "\u2581", "\u0130", "\u00df", "\u1c89", "\U00011de0"]
+N_RANDOM = 64
+
+
+def random_strings():
+    import random
+    rng = random.Random(20240601)
+    out = []
+    for i in range(N_RANDOM):
+        k = rng.randint(1, 16)
+        out.append((f"random_{i}", "".join(rng.choice(FRAGMENTS) for _ in range(k))))
+    return out
 
 
 def escape(text):
@@ -222,14 +244,14 @@ def main():
             ids = v.encode(text, 1)
             n_ids += len(ids)
             rows.append(f"big\t{vname}\t{src}\t1\t{len(ids)}\t{fnv1a64(ids)}")
-        for name, text in NASTY:
+        for name, text in NASTY + random_strings():
             for ps in (1, 0):
                 if ps == 0 and "<" not in text:
                     continue  # no special token inside: same ids either way
                 ids = v.encode(text, ps)
                 n_ids += len(ids)
                 rows.append(f"str\t{vname}\t{name}\t{ps}\t{escape(text)}\t{','.join(map(str, ids))}")
-        print(f"{vname}: {len(sources)} texts, {len(NASTY)} strings", file=sys.stderr)
+        print(f"{vname}: {len(sources)} texts, {len(NASTY) + N_RANDOM} strings", file=sys.stderr)
     with open(OUT, "w", newline="\n") as f:
         f.write("\n".join(rows) + "\n")
     print(f"wrote {OUT}: {len(rows) - 2} rows, {n_ids} reference ids", file=sys.stderr)

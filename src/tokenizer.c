@@ -10,7 +10,9 @@
  *   of highest score (leftmost on ties), then <0xXX> byte fallback for pieces not in the vocab.
  *
  * Both merge loops use a binary heap over a linked list of symbols, so a word of n bytes costs
- * O(n log n) whatever its content (a 1 MB run of one letter, 100K spaces).
+ * O(n log n) whatever its content (a 1 MB run of one letter, 100K spaces). Speed-ups that keep the
+ * result exact: a per-call cache of short words' ids, and SentencePiece text is cut into chunks
+ * where no vocab piece could ever span the cut (spm_bigram_known).
  * The tokenizer is immutable after load; encode keeps its scratch memory on the call's own context,
  * so concurrent calls on one tokenizer are safe. */
 #include "tokenizer.h"
