@@ -68,3 +68,7 @@ clean:
 	rm -rf build build-asan
 
 -include $(LIB_OBJ:.o=.d) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.d) $(BUILD)/tools/edgeinf.d
+
+# Kernel micro-benchmark (not a test): ./build/kernels_bench [scalar|avx2|avx512 ...] [-t T] [-q]
+$(BUILD)/kernels_bench: $(BUILD)/bench/kernels_bench.o $(BUILD)/libedgeinf.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)

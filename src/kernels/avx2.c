@@ -28,6 +28,9 @@
 #include <string.h>
 
 #define TB 128 /* tokens per activation block */
+#ifndef PF_GROUPS
+#define PF_GROUPS 1 /* prefetch distance in row groups */
+#endif
 
 static inline uint32_t ld32(const void *p) {
     uint32_t v;
@@ -175,7 +178,17 @@ static void quantize_act_f32(const float *x, void *y, int K) { memmove(y, x, (si
 /* Weight rows of one group: w[r] points at row r's first block. */
 typedef struct {
     const uint8_t *w[4];
+    uintptr_t pf[4]; /* addresses of the same rows PF_GROUPS groups ahead (prefetch only) */
 } rows4;
+
+/* Prefetch the block at offset wo of the 4 rows of the group after this one (the hardware
+ * prefetcher copes poorly with 4 interleaved streams when the weights come from DRAM). */
+__attribute__((always_inline)) static inline void prefetch_next(const rows4 *g, size_t wo) {
+    _mm_prefetch((const char *)(g->pf[0] + wo), _MM_HINT_T0);
+    _mm_prefetch((const char *)(g->pf[1] + wo), _MM_HINT_T0);
+    _mm_prefetch((const char *)(g->pf[2] + wo), _MM_HINT_T0);
+    _mm_prefetch((const char *)(g->pf[3] + wo), _MM_HINT_T0);
+}
 
 /* 32 nibbles of a Q4 block as u8 in element order: low nibbles (elements 0..15) in the low lane,
  * high nibbles (16..31) in the high lane. */
@@ -193,90 +206,111 @@ static inline __m256 mul_sum_us8(__m256i w, __m256i x) {
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1)));
 }
 
-static inline __m256 bcast_lane(__m256 v, int lane) {
-    return _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(lane));
-}
 
-/* ---- Q4_1 x Q8_1. Block scales of 4 rows: [d0 m0 d1 m1 d2 m2 d3 m3] (fp32). */
+/* Per block, the fp32 products dw[r]*dx[t] of the tile are computed in one vector, stored to a
+ * small table sc[t*4 + r] and re-read with vbroadcastss (a load, not a shuffle), so each (row,
+ * token) pair costs maddubs + madd + cvt + fma. The 4x1 tile performs the same per-lane
+ * operations as the 4x2 tile (lanes 4..7 unused). */
+#define PERM(v, a, b, c, d, e, f, g, h) _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(a, b, c, d, e, f, g, h))
+
+/* vbroadcastss from memory, opaque to the compiler (otherwise GCC may keep pointers to each
+ * sc[i] in spilled registers, or turn the store + reload into shuffles). */
+__attribute__((always_inline)) static inline __m256 bcast_mem(const float *p) {
+    __m256 v;
+    __asm__("vbroadcastss %1, %0" : "=x"(v) : "m"(*p));
+    return v;
+}
+#define PAIR(acc, w, xv, scp) acc = _mm256_fmadd_ps(mul_sum_us8(w, xv), bcast_mem(scp), acc)
+#define SPAIR(acc, aw, w, xv, scp) acc = _mm256_fmadd_ps(mul_sum_ss8(aw, w, xv), bcast_mem(scp), acc)
+
+/* ---- Q4_1 x Q8_1: block header [d m] fp16 for weights, [d s] for activations. */
 #define Q41 20
 #define Q81 36
+/* [d0 m0 d1 m1 d2 m2 d3 m3] of the 4 rows */
 static inline __m256 q41_dm(const rows4 *g, size_t off) {
     return _mm256_cvtph_ps(_mm_setr_epi32((int)ld32(g->w[0] + off), (int)ld32(g->w[1] + off),
                                           (int)ld32(g->w[2] + off), (int)ld32(g->w[3] + off)));
 }
-static inline __m256 q81_ds(const uint8_t *xb) { return _mm256_cvtph_ps(_mm_set1_epi32((int)ld32(xb))); }
-
-static inline void q41_finish(__m256 acc, __m256 ms, int r, float *out) {
-    float m[8];
-    _mm256_storeu_ps(m, ms);
-    *out = hsum8(acc) + m[2 * r + 1];
+/* sc = [d0 d1 d2 d3 d0 d1 d2 d3] * [dx0 x4, dx1 x4]; ms += [m0 m1 m2 m3 m0 m1 m2 m3] * [sx0 x4, sx1 x4] */
+static inline __m256 q41_scales(__m256 dm, __m256 xs, float *sc, __m256 ms) {
+    const __m256 d = PERM(dm, 0, 2, 4, 6, 0, 2, 4, 6), m = PERM(dm, 1, 3, 5, 7, 1, 3, 5, 7);
+    const __m256 dx = PERM(xs, 0, 0, 0, 0, 2, 2, 2, 2), sx = PERM(xs, 1, 1, 1, 1, 3, 3, 3, 3);
+    _mm256_storeu_ps(sc, _mm256_mul_ps(d, dx));
+    return _mm256_fmadd_ps(m, sx, ms);
 }
 
 static void q4_1_tile4x1(int nb, const rows4 *g, const uint8_t *x, float *y0, float *y1, float *y2,
                          float *y3) {
+    float sc[8];
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, ms = a0;
     for (int b = 0; b < nb; b++) {
         const size_t wo = (size_t)b * Q41;
         const uint8_t *xb = x + (size_t)b * Q81;
+        prefetch_next(g, wo);
         const __m256i xv = ld256(xb + 4);
-        const __m256 p = _mm256_mul_ps(q41_dm(g, wo), q81_ds(xb));
-        ms = _mm256_add_ps(ms, p);
-        a0 = _mm256_fmadd_ps(mul_sum_us8(unpack_q4(g->w[0] + wo + 4), xv), bcast_lane(p, 0), a0);
-        a1 = _mm256_fmadd_ps(mul_sum_us8(unpack_q4(g->w[1] + wo + 4), xv), bcast_lane(p, 2), a1);
-        a2 = _mm256_fmadd_ps(mul_sum_us8(unpack_q4(g->w[2] + wo + 4), xv), bcast_lane(p, 4), a2);
-        a3 = _mm256_fmadd_ps(mul_sum_us8(unpack_q4(g->w[3] + wo + 4), xv), bcast_lane(p, 6), a3);
+        ms = q41_scales(q41_dm(g, wo), _mm256_cvtph_ps(_mm_cvtsi32_si128((int)ld32(xb))), sc, ms);
+        PAIR(a0, unpack_q4(g->w[0] + wo + 4), xv, sc + 0);
+        PAIR(a1, unpack_q4(g->w[1] + wo + 4), xv, sc + 1);
+        PAIR(a2, unpack_q4(g->w[2] + wo + 4), xv, sc + 2);
+        PAIR(a3, unpack_q4(g->w[3] + wo + 4), xv, sc + 3);
     }
-    q41_finish(a0, ms, 0, y0);
-    q41_finish(a1, ms, 1, y1);
-    q41_finish(a2, ms, 2, y2);
-    q41_finish(a3, ms, 3, y3);
+    float m[8];
+    _mm256_storeu_ps(m, ms);
+    *y0 = hsum8(a0) + m[0];
+    *y1 = hsum8(a1) + m[1];
+    *y2 = hsum8(a2) + m[2];
+    *y3 = hsum8(a3) + m[3];
 }
 
 static void q4_1_tile4x2(int nb, const rows4 *g, const uint8_t *x0, const uint8_t *x1, float *y[8]) {
-    __m256 a00 = _mm256_setzero_ps(), a10 = a00, a20 = a00, a30 = a00, ms0 = a00;
-    __m256 a01 = a00, a11 = a00, a21 = a00, a31 = a00, ms1 = a00;
+    float sc[8];
+    __m256 a00 = _mm256_setzero_ps(), a10 = a00, a20 = a00, a30 = a00, ms = a00;
+    __m256 a01 = a00, a11 = a00, a21 = a00, a31 = a00;
     for (int b = 0; b < nb; b++) {
         const size_t wo = (size_t)b * Q41;
         const uint8_t *xb0 = x0 + (size_t)b * Q81, *xb1 = x1 + (size_t)b * Q81;
+        prefetch_next(g, wo);
         const __m256i xv0 = ld256(xb0 + 4), xv1 = ld256(xb1 + 4);
-        const __m256 dm = q41_dm(g, wo);
-        const __m256 p0 = _mm256_mul_ps(dm, q81_ds(xb0)), p1 = _mm256_mul_ps(dm, q81_ds(xb1));
-        ms0 = _mm256_add_ps(ms0, p0);
-        ms1 = _mm256_add_ps(ms1, p1);
+        const __m256 xs = _mm256_cvtph_ps(_mm_setr_epi32((int)ld32(xb0), (int)ld32(xb1), 0, 0));
+        ms = q41_scales(q41_dm(g, wo), xs, sc, ms);
         __m256i w = unpack_q4(g->w[0] + wo + 4);
-        a00 = _mm256_fmadd_ps(mul_sum_us8(w, xv0), bcast_lane(p0, 0), a00);
-        a01 = _mm256_fmadd_ps(mul_sum_us8(w, xv1), bcast_lane(p1, 0), a01);
+        PAIR(a00, w, xv0, sc + 0);
+        PAIR(a01, w, xv1, sc + 4);
         w = unpack_q4(g->w[1] + wo + 4);
-        a10 = _mm256_fmadd_ps(mul_sum_us8(w, xv0), bcast_lane(p0, 2), a10);
-        a11 = _mm256_fmadd_ps(mul_sum_us8(w, xv1), bcast_lane(p1, 2), a11);
+        PAIR(a10, w, xv0, sc + 1);
+        PAIR(a11, w, xv1, sc + 5);
         w = unpack_q4(g->w[2] + wo + 4);
-        a20 = _mm256_fmadd_ps(mul_sum_us8(w, xv0), bcast_lane(p0, 4), a20);
-        a21 = _mm256_fmadd_ps(mul_sum_us8(w, xv1), bcast_lane(p1, 4), a21);
+        PAIR(a20, w, xv0, sc + 2);
+        PAIR(a21, w, xv1, sc + 6);
         w = unpack_q4(g->w[3] + wo + 4);
-        a30 = _mm256_fmadd_ps(mul_sum_us8(w, xv0), bcast_lane(p0, 6), a30);
-        a31 = _mm256_fmadd_ps(mul_sum_us8(w, xv1), bcast_lane(p1, 6), a31);
+        PAIR(a30, w, xv0, sc + 3);
+        PAIR(a31, w, xv1, sc + 7);
     }
-    q41_finish(a00, ms0, 0, y[0]);
-    q41_finish(a10, ms0, 1, y[1]);
-    q41_finish(a20, ms0, 2, y[2]);
-    q41_finish(a30, ms0, 3, y[3]);
-    q41_finish(a01, ms1, 0, y[4]);
-    q41_finish(a11, ms1, 1, y[5]);
-    q41_finish(a21, ms1, 2, y[6]);
-    q41_finish(a31, ms1, 3, y[7]);
+    float m[8];
+    _mm256_storeu_ps(m, ms);
+    *y[0] = hsum8(a00) + m[0], *y[1] = hsum8(a10) + m[1];
+    *y[2] = hsum8(a20) + m[2], *y[3] = hsum8(a30) + m[3];
+    *y[4] = hsum8(a01) + m[4], *y[5] = hsum8(a11) + m[5];
+    *y[6] = hsum8(a21) + m[6], *y[7] = hsum8(a31) + m[7];
 }
 
-/* ---- Q8_0 / Q4_0 x Q8_0: signed weights. Scales of 4 rows: [d0 d1 d2 d3 0 0 0 0]. */
+/* ---- Q8_0 / Q4_0 x Q8_0: signed weights, |w| as u8 and the sign of w moved onto x. */
 #define Q80 34
 #define Q40 18
+/* [d0 d1 d2 d3 d0 d1 d2 d3] of the 4 rows */
 static inline __m256 d4(const rows4 *g, size_t off) {
     const uint32_t lo = (uint32_t)ld16(g->w[0] + off) | (uint32_t)ld16(g->w[1] + off) << 16;
     const uint32_t hi = (uint32_t)ld16(g->w[2] + off) | (uint32_t)ld16(g->w[3] + off) << 16;
-    return _mm256_cvtph_ps(_mm_setr_epi32((int)lo, (int)hi, 0, 0));
+    return _mm256_cvtph_ps(_mm_setr_epi32((int)lo, (int)hi, (int)lo, (int)hi));
 }
-static inline __m256 q80_d(const uint8_t *xb) { return _mm256_cvtph_ps(_mm_set1_epi16((short)ld16(xb))); }
+/* [dx0 x4, dx1 x4] */
+static inline __m256 dx2(const uint8_t *xb0, const uint8_t *xb1) {
+    const uint32_t a = ld16(xb0), b = ld16(xb1);
+    const uint64_t v = (uint64_t)(a | a << 16) * 0x100000001ull;
+    const uint64_t u = (uint64_t)(b | b << 16) * 0x100000001ull;
+    return _mm256_cvtph_ps(_mm_set_epi64x((long long)u, (long long)v));
+}
 
-/* signed weight block -> (|w| as u8, w) */
 static inline __m256i q8w(const uint8_t *b) { return ld256(b + 2); }
 static inline __m256i q4w(const uint8_t *b) { return _mm256_sub_epi8(unpack_q4(b + 2), _mm256_set1_epi8(8)); }
 
@@ -287,48 +321,48 @@ static inline __m256 mul_sum_ss8(__m256i aw, __m256i w, __m256i x) {
 #define DEF_SIGNED_TILES(NAME, WLOAD, WB)                                                          \
     static void NAME##_tile4x1(int nb, const rows4 *g, const uint8_t *x, float *y0, float *y1,      \
                                float *y2, float *y3) {                                              \
+        float sc[8];                                                                   \
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                 \
         for (int b = 0; b < nb; b++) {                                                              \
             const size_t wo = (size_t)b * WB;                                                       \
             const uint8_t *xb = x + (size_t)b * Q80;                                                \
+            prefetch_next(g, wo);                                                                   \
             const __m256i xv = ld256(xb + 2);                                                       \
-            const __m256 p = _mm256_mul_ps(d4(g, wo), q80_d(xb));                                   \
+            _mm256_storeu_ps(sc, _mm256_mul_ps(d4(g, wo), dx2(xb, xb)));                             \
             __m256i w = WLOAD(g->w[0] + wo);                                                        \
-            a0 = _mm256_fmadd_ps(mul_sum_ss8(_mm256_abs_epi8(w), w, xv), bcast_lane(p, 0), a0);     \
+            SPAIR(a0, _mm256_abs_epi8(w), w, xv, sc + 0);                                           \
             w = WLOAD(g->w[1] + wo);                                                                \
-            a1 = _mm256_fmadd_ps(mul_sum_ss8(_mm256_abs_epi8(w), w, xv), bcast_lane(p, 1), a1);     \
+            SPAIR(a1, _mm256_abs_epi8(w), w, xv, sc + 1);                                           \
             w = WLOAD(g->w[2] + wo);                                                                \
-            a2 = _mm256_fmadd_ps(mul_sum_ss8(_mm256_abs_epi8(w), w, xv), bcast_lane(p, 2), a2);     \
+            SPAIR(a2, _mm256_abs_epi8(w), w, xv, sc + 2);                                           \
             w = WLOAD(g->w[3] + wo);                                                                \
-            a3 = _mm256_fmadd_ps(mul_sum_ss8(_mm256_abs_epi8(w), w, xv), bcast_lane(p, 3), a3);     \
+            SPAIR(a3, _mm256_abs_epi8(w), w, xv, sc + 3);                                           \
         }                                                                                           \
-        *y0 = hsum8(a0);                                                                            \
-        *y1 = hsum8(a1);                                                                            \
-        *y2 = hsum8(a2);                                                                            \
-        *y3 = hsum8(a3);                                                                            \
+        *y0 = hsum8(a0), *y1 = hsum8(a1), *y2 = hsum8(a2), *y3 = hsum8(a3);                         \
     }                                                                                               \
     static void NAME##_tile4x2(int nb, const rows4 *g, const uint8_t *x0, const uint8_t *x1,        \
                                float *y[8]) {                                                       \
+        float sc[8];                                                                   \
         __m256 a00 = _mm256_setzero_ps(), a10 = a00, a20 = a00, a30 = a00;                          \
         __m256 a01 = a00, a11 = a00, a21 = a00, a31 = a00;                                          \
         for (int b = 0; b < nb; b++) {                                                              \
             const size_t wo = (size_t)b * WB;                                                       \
             const uint8_t *xb0 = x0 + (size_t)b * Q80, *xb1 = x1 + (size_t)b * Q80;                 \
+            prefetch_next(g, wo);                                                                   \
             const __m256i xv0 = ld256(xb0 + 2), xv1 = ld256(xb1 + 2);                               \
-            const __m256 dw = d4(g, wo);                                                            \
-            const __m256 p0 = _mm256_mul_ps(dw, q80_d(xb0)), p1 = _mm256_mul_ps(dw, q80_d(xb1));    \
+            _mm256_storeu_ps(sc, _mm256_mul_ps(d4(g, wo), dx2(xb0, xb1)));                           \
             __m256i w = WLOAD(g->w[0] + wo), aw = _mm256_abs_epi8(w);                               \
-            a00 = _mm256_fmadd_ps(mul_sum_ss8(aw, w, xv0), bcast_lane(p0, 0), a00);                 \
-            a01 = _mm256_fmadd_ps(mul_sum_ss8(aw, w, xv1), bcast_lane(p1, 0), a01);                 \
+            SPAIR(a00, aw, w, xv0, sc + 0);                                                         \
+            SPAIR(a01, aw, w, xv1, sc + 4);                                                         \
             w = WLOAD(g->w[1] + wo), aw = _mm256_abs_epi8(w);                                       \
-            a10 = _mm256_fmadd_ps(mul_sum_ss8(aw, w, xv0), bcast_lane(p0, 1), a10);                 \
-            a11 = _mm256_fmadd_ps(mul_sum_ss8(aw, w, xv1), bcast_lane(p1, 1), a11);                 \
+            SPAIR(a10, aw, w, xv0, sc + 1);                                                         \
+            SPAIR(a11, aw, w, xv1, sc + 5);                                                         \
             w = WLOAD(g->w[2] + wo), aw = _mm256_abs_epi8(w);                                       \
-            a20 = _mm256_fmadd_ps(mul_sum_ss8(aw, w, xv0), bcast_lane(p0, 2), a20);                 \
-            a21 = _mm256_fmadd_ps(mul_sum_ss8(aw, w, xv1), bcast_lane(p1, 2), a21);                 \
+            SPAIR(a20, aw, w, xv0, sc + 2);                                                         \
+            SPAIR(a21, aw, w, xv1, sc + 6);                                                         \
             w = WLOAD(g->w[3] + wo), aw = _mm256_abs_epi8(w);                                       \
-            a30 = _mm256_fmadd_ps(mul_sum_ss8(aw, w, xv0), bcast_lane(p0, 3), a30);                 \
-            a31 = _mm256_fmadd_ps(mul_sum_ss8(aw, w, xv1), bcast_lane(p1, 3), a31);                 \
+            SPAIR(a30, aw, w, xv0, sc + 3);                                                         \
+            SPAIR(a31, aw, w, xv1, sc + 7);                                                         \
         }                                                                                           \
         *y[0] = hsum8(a00), *y[1] = hsum8(a10), *y[2] = hsum8(a20), *y[3] = hsum8(a30);             \
         *y[4] = hsum8(a01), *y[5] = hsum8(a11), *y[6] = hsum8(a21), *y[7] = hsum8(a31);             \
@@ -440,6 +474,7 @@ static inline void drive(int kk, const void *W, size_t ldw, int n0, int n1, cons
         for (int n = n0; n < n1; n += 4) {
             rows4 g;
             for (int r = 0; r < 4; r++) g.w[r] = wb + (size_t)(n + r < n1 ? n + r : n1 - 1) * ldw;
+            for (int r = 0; r < 4; r++) g.pf[r] = (uintptr_t)g.w[r] + (uintptr_t)(PF_GROUPS * 4) * ldw;
             const int nv = n1 - n < 4 ? n1 - n : 4;
             int t = tb;
             for (; t + 2 <= te; t += 2) {

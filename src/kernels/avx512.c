@@ -1,4 +1,258 @@
-/* AVX-512 (F/BW/VL/DQ/VNNI) kernels (work in progress). */
+/* AVX-512 (F/BW/VL/DQ + VNNI) kernels.
+ *
+ * The quantized matmuls use 256-bit VNNI (vpdpbusd, AVX512VL) so one instruction multiplies 32
+ * u8 weights by 32 s8 activations and accumulates the products in 8 int32 lanes; the 32 vector
+ * registers hold a 4-row x 4-token tile of fp32 accumulators, and the per-pair scale
+ * dw[r]*dx[t] is read with an embedded broadcast, so each (row, token, block) costs vpdpbusd +
+ * vcvtdq2ps + vfmadd. All three block types map onto vpdpbusd(u8 weights, s8 activations):
+ *   Q4_1: nibbles q (0..15) as they are;            dot = dw*dx*sum(q*x) + m*s
+ *   Q4_0: nibbles q as u8 meaning q-8;             sum((q-8)*x) = sum(q*x) - 8*sum(x)
+ *   Q8_0: w+128 (= w xor 0x80) as u8;               sum(w*x) = sum((w+128)*x) - 128*sum(x)
+ * The correction -off*sum(x) is computed once per (token, block) with one more vpdpbusd and used
+ * as the accumulator's starting value, so it is exact integer arithmetic.
+ *
+ * Tokens are processed in tiles of 4 (the last tile of 1-3 tokens runs the same per-element
+ * operations); rows in groups of 4, a partial last group repeating its last row, so every output
+ * element is computed by the same instruction sequence whatever row range the caller passes.
+ * Float-weight matmuls, activation quantizers and dot/axpy are the AVX2 ones (they are memory- or
+ * FMA-bound; the AVX2 code is already exact and fast).
+ *
+ * Test-only: compiled with -DEI_AVX512_SIMDE (not done by the Makefile) the same code builds on
+ * any x86-64 against SIMDe's portable implementations of the intrinsics, so the logic can be
+ * checked on CPUs without AVX-512 (see tests/test_kernels.c). */
 #include "kernels/kernels.h"
 
+#if defined(EI_AVX512_SIMDE)
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+#include <simde/x86/f16c.h>
+#include <simde/x86/fma.h>
+#define EI_AVX512_BODY 1
+#elif defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512VL__) && defined(__AVX512BW__) && \
+    defined(__AVX512VNNI__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#define EI_AVX512_BODY 1
+#endif
+
+#if defined(EI_AVX512_BODY)
+
+#include <pthread.h>
+#include <string.h>
+
+#define AI __attribute__((always_inline)) static inline
+#define TB 128 /* tokens per activation block (kept in L2 while a row group streams over it) */
+#define PF_GROUPS 1
+
+AI uint32_t ld32(const void *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+AI uint16_t ld16(const void *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+AI float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+typedef struct {
+    const uint8_t *w[4];
+    uintptr_t pf[4]; /* the same rows PF_GROUPS groups ahead: prefetch addresses only */
+} rows4;
+
+AI void prefetch_next(const rows4 *g, size_t wo) {
+    _mm_prefetch((const char *)(g->pf[0] + wo), _MM_HINT_T0);
+    _mm_prefetch((const char *)(g->pf[1] + wo), _MM_HINT_T0);
+    _mm_prefetch((const char *)(g->pf[2] + wo), _MM_HINT_T0);
+    _mm_prefetch((const char *)(g->pf[3] + wo), _MM_HINT_T0);
+}
+
+/* 32 nibbles in element order: low nibbles (elements 0..15) low lane, high nibbles high lane. */
+AI __m256i unpack_q4(const uint8_t *qs) {
+    __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)qs));
+    b = _mm256_srlv_epi64(b, _mm256_setr_epi64x(0, 0, 4, 4));
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x0f));
+}
+
+AI __m256i ld256(const uint8_t *p) { return _mm256_loadu_si256((const __m256i *)(const void *)p); }
+
+/* vbroadcastss from memory, opaque to the compiler: a plain _mm256_set1_ps(sc[i]) after storing
+ * sc lets GCC "forward" the store into 2-3 shuffles per use, which costs more than the load. */
+AI __m256 bcast_mem(const float *p) {
+    __m256 v;
+    __asm__("vbroadcastss %1, %0" : "=v"(v) : "m"(*p));
+    return v;
+}
+
+/* 4 fp16 values repeated: h -> h h h h */
+AI uint64_t rep4(uint16_t h) { return (uint64_t)h * 0x0001000100010001ull; }
+/* 8 fp16 (two groups of 4) -> 8 fp32 */
+AI __m256 cvt4x2(uint64_t lo, uint64_t hi) {
+    return _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
+}
+
+enum { K_Q41, K_Q40, K_Q80 };
+
+/* One tile: 4 weight rows (g) x C tokens (x[0..C-1]); y[c*4 + r] receives row r, token c. */
+AI void qtile(const int kind, const int C, int nb, const rows4 *g, const uint8_t *const *x,
+              float *const *y) {
+    const size_t WB = kind == K_Q41 ? 20 : kind == K_Q40 ? 18 : 34;  /* weight block bytes */
+    const size_t XB = kind == K_Q41 ? 36 : 34;                       /* activation block bytes */
+    const size_t XQ = kind == K_Q41 ? 4 : 2;                         /* activation qs offset */
+    const char off = kind == K_Q41 ? 0 : kind == K_Q40 ? 8 : (char)-128; /* weight u8 offset */
+    __m256 acc[4][4];
+    __m256 ms0 = _mm256_setzero_ps(), ms1 = ms0;
+    float sc[16];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) acc[r][c] = _mm256_setzero_ps();
+
+    for (int b = 0; b < nb; b++) {
+        const size_t wo = (size_t)b * WB;
+        prefetch_next(g, wo);
+        __m256i xv[4], xc[4];
+        uint64_t dx[4] = {0, 0, 0, 0}, sx[4] = {0, 0, 0, 0};
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++) {
+            const uint8_t *xb = x[c] + (size_t)b * XB;
+            xv[c] = ld256(xb + XQ);
+            dx[c] = rep4(ld16(xb));
+            if (kind == K_Q41) {
+                sx[c] = rep4(ld16(xb + 2));
+                xc[c] = _mm256_setzero_si256();
+            } else {
+                /* -off * sum(x) per lane, exact */
+                xc[c] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                         _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(off), xv[c]));
+            }
+        }
+        /* block scales of the 4 rows */
+        uint64_t D = 0, M = 0;
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            if (kind == K_Q41) {
+                const uint32_t h = ld32(g->w[r] + wo);
+                D |= (uint64_t)(h & 0xffffu) << (16 * r);
+                M |= (uint64_t)(h >> 16) << (16 * r);
+            } else {
+                D |= (uint64_t)ld16(g->w[r] + wo) << (16 * r);
+            }
+        }
+        const __m256 d8 = cvt4x2(D, D); /* [d0 d1 d2 d3 d0 d1 d2 d3] */
+        _mm256_storeu_ps(sc, _mm256_mul_ps(d8, cvt4x2(dx[0], dx[1])));
+        if (C > 2) _mm256_storeu_ps(sc + 8, _mm256_mul_ps(d8, cvt4x2(dx[2], dx[3])));
+        if (kind == K_Q41) {
+            const __m256 m8 = cvt4x2(M, M);
+            ms0 = _mm256_fmadd_ps(m8, cvt4x2(sx[0], sx[1]), ms0);
+            if (C > 2) ms1 = _mm256_fmadd_ps(m8, cvt4x2(sx[2], sx[3]), ms1);
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            __m256i w;
+            if (kind == K_Q80) w = _mm256_xor_si256(ld256(g->w[r] + wo + 2), _mm256_set1_epi8((char)-128));
+            else w = unpack_q4(g->w[r] + wo + (kind == K_Q41 ? 4 : 2));
+#pragma GCC unroll 4
+            for (int c = 0; c < C; c++) {
+                const __m256 p = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(xc[c], w, xv[c]));
+                acc[r][c] = _mm256_fmadd_ps(p, bcast_mem(&sc[c * 4 + r]), acc[r][c]);
+            }
+        }
+    }
+    float m[16];
+    _mm256_storeu_ps(m, ms0);
+    _mm256_storeu_ps(m + 8, ms1);
+#pragma GCC unroll 4
+    for (int c = 0; c < C; c++)
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            if (kind == K_Q41) *y[c * 4 + r] = hsum8(acc[r][c]) + m[c * 4 + r];
+            else *y[c * 4 + r] = hsum8(acc[r][c]);
+        }
+}
+
+AI void qdrive(const int kind, int K, const void *W, size_t ldw, int n0, int n1, const void *X,
+               size_t ldx, int T, float *Y, size_t ldy) {
+    const int nb = K / EI_QK;
+    const uint8_t *wb = W, *xb = X;
+    float sink[16];
+    for (int tb = 0; tb < T; tb += TB) {
+        const int te = T - tb < TB ? T : tb + TB;
+        for (int n = n0; n < n1; n += 4) {
+            rows4 g;
+            for (int r = 0; r < 4; r++) {
+                g.w[r] = wb + (size_t)(n + r < n1 ? n + r : n1 - 1) * ldw;
+                g.pf[r] = (uintptr_t)g.w[r] + (uintptr_t)(PF_GROUPS * 4) * ldw;
+            }
+            const int nv = n1 - n < 4 ? n1 - n : 4;
+            for (int t = tb; t < te; t += 4) {
+                const int C = te - t < 4 ? te - t : 4;
+                const uint8_t *xs[4];
+                float *ys[16];
+                for (int c = 0; c < 4; c++) {
+                    xs[c] = xb + (size_t)(t + (c < C ? c : 0)) * ldx;
+                    for (int r = 0; r < 4; r++)
+                        ys[c * 4 + r] = (c < C && r < nv) ? Y + (size_t)(t + c) * ldy + n + r : sink + c * 4 + r;
+                }
+                switch (C) {
+                case 4: qtile(kind, 4, nb, &g, xs, ys); break;
+                case 3: qtile(kind, 3, nb, &g, xs, ys); break;
+                case 2: qtile(kind, 2, nb, &g, xs, ys); break;
+                default: qtile(kind, 1, nb, &g, xs, ys); break;
+                }
+            }
+        }
+    }
+}
+
+static void matmul_q4_1(int K, const void *W, size_t ldw, int n0, int n1, const void *X, size_t ldx,
+                        int T, float *Y, size_t ldy) {
+    qdrive(K_Q41, K, W, ldw, n0, n1, X, ldx, T, Y, ldy);
+}
+static void matmul_q4_0(int K, const void *W, size_t ldw, int n0, int n1, const void *X, size_t ldx,
+                        int T, float *Y, size_t ldy) {
+    qdrive(K_Q40, K, W, ldw, n0, n1, X, ldx, T, Y, ldy);
+}
+static void matmul_q8_0(int K, const void *W, size_t ldw, int n0, int n1, const void *X, size_t ldx,
+                        int T, float *Y, size_t ldy) {
+    qdrive(K_Q80, K, W, ldw, n0, n1, X, ldx, T, Y, ldy);
+}
+
+static ei_kernels g_avx512;
+static int g_avx512_ok;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void init_avx512(void) {
+    const ei_kernels *base = ei_kernels_avx2();
+    if (!base) return;
+    g_avx512 = *base;
+    g_avx512.isa = "avx512";
+    g_avx512.matmul[EI_Q4_1] = matmul_q4_1;
+    g_avx512.matmul[EI_Q4_0] = matmul_q4_0;
+    g_avx512.matmul[EI_Q8_0] = matmul_q8_0;
+    g_avx512_ok = 1;
+}
+
+const ei_kernels *ei_kernels_avx512(void) {
+#if !defined(EI_AVX512_SIMDE)
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+        !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512dq") ||
+        !__builtin_cpu_supports("avx512vnni"))
+        return NULL;
+#endif
+    pthread_once(&g_once, init_avx512);
+    return g_avx512_ok ? &g_avx512 : NULL;
+}
+
+#else
+
 const ei_kernels *ei_kernels_avx512(void) { return NULL; }
+
+#endif
