@@ -56,8 +56,10 @@ struct ei_tokenizer {
     uint64_t *bigrams;      /* llama: set of code point pairs inside mergeable pieces (0 = empty) */
     uint64_t bigram_mask;
     int32_t byte_id[256];   /* gpt2: token of each byte's bytes_to_unicode char; llama: <0xXX> */
-    int32_t *special;       /* matchable special tokens, by first byte then longest first */
-    int32_t special_first[257];
+    uint32_t *special_slots; /* matchable special tokens: string -> id + 1 (0 = empty) */
+    uint32_t special_mask;
+    uint32_t *special_len;   /* distinct lengths of the specials, by first byte, longest first */
+    uint32_t special_first[257]; /* special_len[special_first[b] .. special_first[b+1]) */
     int32_t bos, eos, eot, unk;
     int add_bos, add_space_prefix;
     int max_detok_out;
@@ -488,54 +490,77 @@ static int build_pieces(ei_tokenizer *t, char *err, size_t errlen)
     return 0;
 }
 
-/* Order of special tokens: by first byte, then longest first, then by id. */
-static int special_cmp(const ei_tokenizer *t, int32_t a, int32_t b)
+static int is_special_candidate(const ei_tokenizer *t, int32_t id)
 {
-    size_t la, lb;
-    const char *sa = tok_str(t, a, &la), *sb = tok_str(t, b, &lb);
-    if ((uint8_t)sa[0] != (uint8_t)sb[0]) return (uint8_t)sa[0] < (uint8_t)sb[0] ? -1 : 1;
-    if (la != lb) return la > lb ? -1 : 1;
-    return a < b ? -1 : (a > b);
+    size_t len;
+    const char *s = tok_str(t, id, &len);
+    /* only valid UTF-8 strings can match on character boundaries of valid text */
+    return is_matchable_special(t->type[id]) && len > 0 &&
+           utf8_first_invalid((const uint8_t *)s, len) == len;
 }
 
-/* Special tokens sorted by first byte, then longest first, so the first hit at a position is the
- * longest match (HF matches added tokens leftmost-longest). */
+/* Id of the special token spelled s[0..len), or -1. */
+static int32_t special_find(const ei_tokenizer *t, const char *s, size_t len)
+{
+    uint32_t i = (uint32_t)hash_bytes(s, len) & t->special_mask;
+    for (;;) {
+        uint32_t v = t->special_slots[i];
+        if (v == 0) return -1;
+        size_t l;
+        const char *ts = tok_str(t, (int32_t)(v - 1), &l);
+        if (l == len && memcmp(ts, s, len) == 0) return (int32_t)(v - 1);
+        i = (i + 1) & t->special_mask;
+    }
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Special tokens are found by trying, at a text position, each length a special starting with that
+ * byte has, longest first, in a hash of the specials: the leftmost-longest match HF and llama.cpp
+ * make, in a few lookups even for vocabs with thousands of specials. */
 static int build_specials(ei_tokenizer *t, char *err, size_t errlen)
 {
-    int32_t count = 0;
+    uint32_t count = 0;
+    for (int32_t id = 0; id < t->n; id++) count += (uint32_t)is_special_candidate(t, id);
+    uint32_t cap = 16;
+    while (cap < count * 2) cap <<= 1;
+    t->special_slots = calloc(cap, sizeof *t->special_slots);
+    t->special_len = malloc((count ? count : 1) * sizeof *t->special_len);
+    uint64_t *keys = malloc((count ? count : 1) * sizeof *keys);
+    if (!t->special_slots || !t->special_len || !keys) {
+        free(keys);
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    t->special_mask = cap - 1;
+    uint32_t k = 0;
     for (int32_t id = 0; id < t->n; id++) {
+        if (!is_special_candidate(t, id)) continue;
         size_t len;
         const char *s = tok_str(t, id, &len);
-        /* only valid UTF-8 strings can match on character boundaries of valid text */
-        if (is_matchable_special(t->type[id]) && len > 0 &&
-            utf8_first_invalid((const uint8_t *)s, len) == len)
-            count++;
-    }
-    t->special = malloc((size_t)(count ? count : 1) * sizeof *t->special);
-    if (!t->special) { set_err(err, errlen, "out of memory"); return -1; }
-    int32_t k = 0;
-    for (int32_t id = 0; id < t->n; id++) {
-        size_t len;
-        const char *s = tok_str(t, id, &len);
-        if (is_matchable_special(t->type[id]) && len > 0 &&
-            utf8_first_invalid((const uint8_t *)s, len) == len)
-            t->special[k++] = id;
-    }
-    /* insertion sort: there are few special tokens (tens, at most thousands) */
-    for (int32_t i = 1; i < count; i++) {
-        int32_t v = t->special[i], j = i;
-        while (j > 0 && special_cmp(t, t->special[j - 1], v) > 0) {
-            t->special[j] = t->special[j - 1];
-            j--;
+        if (special_find(t, s, len) < 0) { /* a repeated string keeps its first id */
+            uint32_t i = (uint32_t)hash_bytes(s, len) & t->special_mask;
+            while (t->special_slots[i]) i = (i + 1) & t->special_mask;
+            t->special_slots[i] = (uint32_t)id + 1;
         }
-        t->special[j] = v;
+        /* sort key: first byte ascending, then length descending */
+        keys[k++] = ((uint64_t)(uint8_t)s[0] << 32) | (uint32_t)(UINT32_MAX - (uint32_t)len);
     }
-    int32_t j = 0;
+    qsort(keys, k, sizeof *keys, cmp_u64);
+    uint32_t n = 0, j = 0;
     for (int b = 0; b < 256; b++) {
-        t->special_first[b] = j;
-        while (j < count && (uint8_t)t->text[t->text_off[t->special[j]]] == b) j++;
+        t->special_first[b] = n;
+        for (; j < k && (keys[j] >> 32) == (uint64_t)b; j++) {
+            uint32_t len = UINT32_MAX - (uint32_t)keys[j];
+            if (n == t->special_first[b] || t->special_len[n - 1] != len) t->special_len[n++] = len;
+        }
     }
-    t->special_first[256] = count;
+    t->special_first[256] = n;
+    free(keys);
     return 0;
 }
 
@@ -622,7 +647,8 @@ void ei_tokenizer_free(ei_tokenizer *t)
     free(t->slots);
     free(t->merges);
     free(t->bigrams);
-    free(t->special);
+    free(t->special_slots);
+    free(t->special_len);
     free(t);
 }
 
@@ -1084,15 +1110,13 @@ static int32_t match_special(const ei_tokenizer *t, const uint8_t *s, size_t p, 
                              int parse_special, size_t *mlen)
 {
     uint8_t b = s[p];
-    for (int32_t k = t->special_first[b]; k < t->special_first[b + 1]; k++) {
-        int32_t id = t->special[k];
-        if (!parse_special && t->type[id] != TT_USER) continue;
-        size_t l;
-        const char *ts = tok_str(t, id, &l);
-        if (l <= len - p && memcmp(ts, s + p, l) == 0) {
-            *mlen = l;
-            return id;
-        }
+    for (uint32_t k = t->special_first[b]; k < t->special_first[b + 1]; k++) {
+        size_t l = t->special_len[k];
+        if (l > len - p) continue;
+        int32_t id = special_find(t, (const char *)s + p, l);
+        if (id < 0 || (!parse_special && t->type[id] != TT_USER)) continue;
+        *mlen = l;
+        return id;
     }
     return -1;
 }

@@ -897,6 +897,115 @@ static void test_threads(const vocab_t *v)
     TEST_END(v->llama ? "tokenizer tok512 concurrent encodes" : "tokenizer smollm concurrent encodes");
 }
 
+/* ------------------------------------------------------------------ synthetic vocabularies */
+
+/* Writes a GGUF holding only tokenizer metadata. kind: "llama" / "gpt2" / anything (error cases). */
+typedef struct {
+    const char *model, *pre;
+    const char *const *tokens;
+    const int32_t *types;
+    const float *scores;
+    int n;
+    const char *const *merges;
+    int n_merges;
+    int add_space_prefix; /* -1: key absent */
+} synth_vocab;
+
+static ei_tokenizer *load_synth(const synth_vocab *sv, char *err, size_t errlen)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/ei_test_tok_synth_%d.gguf", (int)getpid());
+    gguf_writer *w = gguf_writer_new();
+    if (!w) return NULL;
+    int rc = 0;
+    if (sv->model) rc |= gguf_w_str(w, "tokenizer.ggml.model", sv->model);
+    if (sv->pre) rc |= gguf_w_str(w, "tokenizer.ggml.pre", sv->pre);
+    if (sv->tokens) rc |= gguf_w_arr_str(w, "tokenizer.ggml.tokens", sv->tokens, (uint64_t)sv->n);
+    if (sv->types) rc |= gguf_w_arr_i32(w, "tokenizer.ggml.token_type", sv->types, (uint64_t)sv->n);
+    if (sv->scores) rc |= gguf_w_arr_f32(w, "tokenizer.ggml.scores", sv->scores, (uint64_t)sv->n);
+    if (sv->merges) rc |= gguf_w_arr_str(w, "tokenizer.ggml.merges", sv->merges, (uint64_t)sv->n_merges);
+    if (sv->add_space_prefix >= 0) rc |= gguf_w_bool(w, "tokenizer.ggml.add_space_prefix", sv->add_space_prefix);
+    rc |= gguf_writer_save(w, path, err, errlen);
+    gguf_writer_free(w);
+    gguf_file *f = rc == 0 ? gguf_open(path, err, errlen) : NULL;
+    unlink(path);
+    if (!f) return NULL;
+    ei_tokenizer *t = ei_tokenizer_load(f, err, errlen);
+    gguf_close(f);
+    return t;
+}
+
+static int ids_are(const ei_tokenizer *t, const char *text, int ps, const int32_t *want, int nwant)
+{
+    int32_t ids[64];
+    char err[256];
+    int64_t n = ei_tokenizer_encode(t, text, strlen(text), 0, ps, ids, 64, err, sizeof err);
+    if (n != nwant) {
+        printf("  '%s': %lld ids, want %d\n", text, (long long)n, nwant);
+        return 0;
+    }
+    for (int i = 0; i < nwant; i++)
+        if (ids[i] != want[i]) {
+            printf("  '%s': id %d is %d, want %d\n", text, i, ids[i], want[i]);
+            return 0;
+        }
+    return 1;
+}
+
+/* What the real vocabs do not exercise: user-defined tokens (always split out), no space prefix,
+ * <unk> without byte tokens, merges into control tokens refused, bad metadata refused. */
+static void test_synthetic(void)
+{
+    enum { N = 11 };
+    static const char *tokens[N] = {"<unk>", "<s>", "</s>", "\xE2\x96\x81", "a", "b", "ab",
+                                    "\xE2\x96\x81\x61\x62" /* "▁ab" */, "<tag>", "c", "bc"};
+    static const int32_t types[N] = {2, 3, 3, 1, 1, 1, 1, 1, 4, 1, 3};
+    static const float scores[N] = {0, 0, 0, -5, -5, -5, -1, -2, 0, -5, 0};
+    char err[256];
+    TEST_BEGIN();
+    synth_vocab sv = {"llama", NULL, tokens, types, scores, N, NULL, 0, 1};
+    ei_tokenizer *t = load_synth(&sv, err, sizeof err);
+    CHECK(t, "synthetic llama vocab: %s", err);
+    if (t) {
+        CHECK(ids_are(t, "ab ab", 0, (const int32_t[]){7, 7}, 2), "merges by score");
+        /* x has no token and there are no byte tokens: <unk>; <tag> (user-defined) splits even
+         * without parse_special, and the text after it gets the space prefix again */
+        CHECK(ids_are(t, "x<tag>ab", 0, (const int32_t[]){3, 0, 8, 7}, 4), "user-defined token");
+        /* "bc" is a control token: never a merge result, so b and c stay apart */
+        CHECK(ids_are(t, "bc", 0, (const int32_t[]){3, 5, 9}, 3), "no merge into control tokens");
+        CHECK(ids_are(t, "bc", 1, (const int32_t[]){10}, 1), "control token parsed");
+        ei_tokenizer_free(t);
+    }
+    sv.add_space_prefix = 0;
+    t = load_synth(&sv, err, sizeof err);
+    CHECK(t && ids_are(t, "ab ab", 0, (const int32_t[]){6, 7}, 2), "add_space_prefix false");
+    ei_tokenizer_free(t);
+
+    /* metadata that must be refused with a message */
+    static const char *g_tokens[3] = {"a", "b", "ab"};
+    static const char *g_merges[1] = {"a b"};
+    synth_vocab bad[] = {
+        {"bert", NULL, tokens, types, scores, N, NULL, 0, -1},      /* unknown model */
+        {NULL, NULL, tokens, types, scores, N, NULL, 0, -1},        /* no model */
+        {"llama", NULL, NULL, NULL, NULL, 0, NULL, 0, -1},          /* no tokens */
+        {"gpt2", "llama3", g_tokens, NULL, NULL, 3, g_merges, 1, -1}, /* unsupported pre-tokenizer */
+        {"gpt2", NULL, g_tokens, NULL, NULL, 3, NULL, 0, -1},       /* gpt2 without merges */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        ei_tokenizer *b = load_synth(&bad[i], err, sizeof err);
+        CHECK(!b && err[0], "bad vocab %zu accepted", i);
+        if (!b) printf("  refused as expected: %s\n", err);
+        ei_tokenizer_free(b);
+    }
+    /* a minimal gpt2 vocab: bytes without a token are dropped (HF does the same) */
+    synth_vocab g = {"gpt2", "default", g_tokens, NULL, NULL, 3, g_merges, 1, -1};
+    t = load_synth(&g, err, sizeof err);
+    CHECK(t && ids_are(t, "abzab", 1, (const int32_t[]){2, 2}, 2), "minimal gpt2 vocab: %s", err);
+    ei_tokenizer_free(t);
+    TEST_END("tokenizer synthetic vocabs (user-defined tokens, options, bad metadata)");
+}
+
 static void run_vocab(const vocab_t *v, const refs_t *refs, const longbench *lb, int vi)
 {
     test_parity(v, refs, lb, vi);
@@ -969,6 +1078,7 @@ int main(void)
         if (v.tok) run_vocab(&v, &refs, &lb, 1);
         ei_tokenizer_free(v.tok);
     }
+    test_synthetic();
     if (g_wiki_mbps[0] > 0 || g_wiki_mbps[1] > 0)
         printf("  encode speed on wiki.test.raw: smollm %.1f MB/s, tok512 %.1f MB/s%s\n", g_wiki_mbps[0],
                g_wiki_mbps[1], UNDER_ASAN ? " (AddressSanitizer build)" : "");
