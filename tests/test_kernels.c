@@ -12,6 +12,24 @@
 #include "kernels/kernels.h"
 #include "types.h"
 
+/* When the SIMDe headers are installed (Debian libsimde-dev), compile a second copy of the AVX-512
+ * kernels against SIMDe's portable emulation of the intrinsics, so their logic is tested even on
+ * CPUs without AVX-512 (it runs as "avx512-simde"). The real avx512 table is tested when the CPU
+ * has AVX-512. */
+#if defined(__has_include) && !defined(EI_NO_SIMDE_TEST)
+#if __has_include(<simde/x86/avx512.h>)
+#define EI_AVX512_SIMDE 1
+#define ei_kernels_avx512 ei_kernels_avx512_simde
+const ei_kernels *ei_kernels_avx512_simde(void);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi" /* 256-bit vector types without -mavx: internal only */
+#include "kernels/avx512.c"
+#pragma GCC diagnostic pop
+#undef ei_kernels_avx512
+#define HAVE_AVX512_SIMDE 1
+#endif
+#endif
+
 /* ------------------------------------------------------------------ helpers */
 
 static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
@@ -340,11 +358,25 @@ static void test_dispatch(void) {
 int main(void) {
     setenv("EI_ISA", "scalar", 1);
     test_dispatch();
-    static const char *isas[] = {"scalar", "avx2", "avx512"};
-    for (int i = 0; i < 3; i++) {
+    static const char *isas[] = {"scalar", "avx2", "avx512", "avx512-simde"};
+    for (int i = 0; i < 4; i++) {
         const ei_kernels *k = ei_kernels_by_name(isas[i]);
         char name[64];
         snprintf(name, sizeof name, "kernels[%s]", isas[i]);
+        if (i == 3) {
+#if defined(HAVE_AVX512_SIMDE)
+            static ei_kernels emu;
+            k = ei_kernels_avx512_simde();
+            if (k) {
+                emu = *k;
+                emu.isa = "avx512-simde";
+                k = &emu;
+            }
+#else
+            SKIP("kernels[avx512-simde]: AVX-512 code under emulation", "SIMDe headers not installed");
+            continue;
+#endif
+        }
         if (!k) {
             SKIP(name, "not available on this CPU/build");
             continue;

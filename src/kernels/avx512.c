@@ -17,9 +17,10 @@
  * Float-weight matmuls, activation quantizers and dot/axpy are the AVX2 ones (they are memory- or
  * FMA-bound; the AVX2 code is already exact and fast).
  *
- * Test-only: compiled with -DEI_AVX512_SIMDE (not done by the Makefile) the same code builds on
- * any x86-64 against SIMDe's portable implementations of the intrinsics, so the logic can be
- * checked on CPUs without AVX-512 (see tests/test_kernels.c). */
+ * Test-only: compiled with EI_AVX512_SIMDE defined (never by the Makefile) the same code builds
+ * on any CPU against SIMDe's portable implementations of the intrinsics (Debian libsimde-dev), so
+ * its logic is tested on machines without AVX-512: tests/test_kernels.c includes this file that
+ * way when the SIMDe headers are installed. */
 #include "kernels/kernels.h"
 
 #if defined(EI_AVX512_SIMDE)
@@ -85,9 +86,13 @@ AI __m256i ld256(const uint8_t *p) { return _mm256_loadu_si256((const __m256i *)
 /* vbroadcastss from memory, opaque to the compiler: a plain _mm256_set1_ps(sc[i]) after storing
  * sc lets GCC "forward" the store into 2-3 shuffles per use, which costs more than the load. */
 AI __m256 bcast_mem(const float *p) {
+#if defined(EI_AVX512_SIMDE)
+    return _mm256_set1_ps(*p);
+#else
     __m256 v;
     __asm__("vbroadcastss %1, %0" : "=v"(v) : "m"(*p));
     return v;
+#endif
 }
 
 /* 4 fp16 values repeated: h -> h h h h */
