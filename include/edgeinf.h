@@ -20,6 +20,7 @@ typedef struct ei_model ei_model;
 typedef struct ei_session ei_session;
 typedef struct ei_sampler ei_sampler;
 typedef struct ei_text_stream ei_text_stream;
+typedef struct ei_gate ei_gate;
 
 /* The last error message of the calling thread ("" when none). */
 const char *ei_last_error(void);
@@ -83,22 +84,87 @@ void ei_text_stream_free(ei_text_stream *s);
  * the NUL), or -1 when the model has no supported template. */
 int64_t ei_chat_format(const ei_model *m, const char *system, const char *user, char *out, size_t cap);
 
-/* -------------------------------------------------------------- session */
+/* ------------------------------------------------------------- profiles */
+/* A scenario profile fixes the shapes of a run (method.md sections 6-7). */
+typedef enum { EI_UPDATE_LINEAR = 0, EI_UPDATE_DELTA = 1 } ei_update_rule;
 typedef enum { EI_KV_F32 = 0, EI_KV_F16 = 1 } ei_kv_type;
+typedef enum { EI_MODE_AUTO = 0, EI_MODE_FULL = 1, EI_MODE_INFINITE = 2 } ei_mode;
 
 typedef struct {
-    int n_ctx;          /* KV cache positions (0 = the model's trained context) */
+    char name[32];
+    int chunk;             /* L: tokens per prefill call = EdgeInfinite segment length */
+    int sink;              /* S: first tokens kept forever */
+    int window;            /* W: most recent tokens kept (a multiple of chunk) */
+    int full_kv_budget;    /* auto mode: full attention when prompt + new tokens fit this */
+    ei_update_rule update; /* memory update rule */
+    ei_kv_type kv_type;
+    int max_new_tokens;    /* default generation cap */
+} ei_profile;
+
+/* Names of the built-in profiles, NULL-terminated: chat, summarize, qa, stream. */
+const char *const *ei_profile_names(void);
+int ei_profile_builtin(const char *name, ei_profile *out);            /* -1: unknown name */
+/* Overrides fields from a "key = value" text file (keys: chunk, sink, window, full_kv_budget,
+ * update (linear|delta), kv (f16|f32), max_new_tokens). -1 with the file, line and key on error. */
+int ei_profile_load_file(const char *path, ei_profile *p);
+/* Checks a profile against a model: positions S+W+L must fit the trained context, W must be a
+ * multiple of L, sizes positive. -1 with the field that is wrong. */
+int ei_profile_check(const ei_profile *p, const ei_model *m);
+/* Picks a profile for a task name ("chat", "summarize", "qa", "stream", or NULL) and input length. */
+const char *ei_profile_for_task(const char *task, int64_t prompt_tokens);
+
+/* Routing (method.md section 3): the path a request takes and a one-line reason. */
+ei_mode ei_route(const ei_profile *p, ei_mode requested, int64_t prompt_tokens, int64_t new_tokens,
+                 char *why, size_t why_cap);
+
+/* ----------------------------------------------------------------- gate */
+/* A memory gate adapter (small GGUF file). Its type, the S/W/L/update rule it was trained with and
+ * the identity of its base model are checked against the model and the session using it. */
+typedef enum { EI_GATE_HEAD_SCALAR = 0, EI_GATE_LAYER_MIX = 1 } ei_gate_type;
+ei_gate *ei_gate_load(const char *path, const ei_model *m);
+/* A fresh gate for training: weights 0, bias `bias` (-8: almost closed). */
+ei_gate *ei_gate_new(const ei_model *m, ei_gate_type type, const ei_profile *trained_with, float bias);
+int ei_gate_save(const ei_gate *g, const char *path);
+void ei_gate_free(ei_gate *g);
+int64_t ei_gate_n_params(const ei_gate *g);
+
+/* -------------------------------------------------------------- session */
+typedef struct {
+    int n_ctx;          /* full attention: KV cache positions (0 = the model's trained context) */
     int n_chunk;        /* tokens per prefill call: activations are sized for this (default 128) */
     int n_threads;      /* default 1 */
     ei_kv_type kv_type; /* default F16 */
+    /* EdgeInfinite path (method.md section 2) */
+    int infinite;       /* 0: full attention; 1: sink + window KV + compressed memory */
+    int n_sink, n_window;
+    ei_update_rule update;
+    const ei_gate *gate;   /* NULL and gate_const < 0: memory is not read (= StreamingLLM) */
+    float gate_const;      /* >= 0: a constant gate value, for experiments (default -1: off) */
+    int freeze_memory;     /* 1: evicted tokens are dropped instead of compressed */
 } ei_session_params;
 
+/* Session parameters for a profile on a given path (n_ctx: the full-attention context). */
+ei_session_params ei_session_params_for(const ei_profile *p, ei_mode path, int n_ctx, int n_threads);
 ei_session_params ei_session_default_params(void);
 ei_session *ei_session_new(const ei_model *m, const ei_session_params *p);
 void ei_session_free(ei_session *s);
 void ei_session_reset(ei_session *s);
 int ei_session_n_past(const ei_session *s);
 size_t ei_session_arena_bytes(const ei_session *s);
+
+/* Memory statistics (EdgeInfinite path): tokens in sink, window and memory, and norms. */
+typedef struct {
+    int64_t n_sink, n_window, n_memory;
+    double m_norm_max, z_norm_max;  /* largest Frobenius norm of M and 2-norm of z over layers/heads */
+    double m_norm_mean, z_norm_mean;
+    int non_finite;                 /* 1 when any M or z entry is NaN or Inf */
+} ei_memory_stats;
+void ei_session_memory_stats(const ei_session *s, ei_memory_stats *out);
+
+/* The buffers a session allocates, in order: name and bytes. Returns the number of buffers and
+ * fills up to cap entries; total bytes = ei_session_arena_bytes of a session made with p. */
+typedef struct { const char *name; size_t bytes; } ei_plan_entry;
+int ei_plan_describe(const ei_model *m, const ei_session_params *p, ei_plan_entry *out, int cap, size_t *total);
 
 /* Progress of a long evaluation: called after each chunk with tokens done and total. */
 typedef void (*ei_progress_fn)(void *user, int64_t done, int64_t total);

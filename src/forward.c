@@ -1,7 +1,8 @@
 /* The transformer forward pass over one chunk of tokens, Llama family:
  *   x = embed(tokens)
  *   per layer:  h = rmsnorm(x) ; q,k,v = h Wq, h Wk, h Wv (+bias) ; rope(q, k)
- *               append k, v to the cache ; a = causal softmax(q k^T / sqrt(d)) v ; x += a Wo
+ *               append k, v to the sink/ring ; a = causal softmax(q k^T / sqrt(d)) v over sink + window
+ *               [EdgeInfinite: a = g * memory_read(q before RoPE) + (1 - g) * a] ; x += a Wo
  *               h = rmsnorm(x) ; x += (silu(h Wgate) * (h Wup)) Wdown
  *   logits = rmsnorm(x) Wout
  * Matrix products go through the kernel table (activations are first converted to the format the
@@ -10,6 +11,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "gate.h"
+#include "memory.h"
 #include "session.h"
 #include "types.h"
 
@@ -22,15 +25,33 @@ static void rmsnorm(float *out, const float *x, const float *w, int n, float eps
     for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
 }
 
-static void rope(float *v, int n_heads, int hd, const float *cosv, const float *sinv, int neox) {
+/* Rotates each head of v by the angles of one table row (cos then sin, hd/2 each); sign = -1
+ * applies the inverse rotation. */
+static void rope(float *v, int n_heads, int hd, const float *row, int neox, float sign) {
+    const float *cosv = row, *sinv = row + hd / 2;
     for (int h = 0; h < n_heads; h++, v += hd) {
         for (int i = 0; i < hd / 2; i++) {
             int a = neox ? i : 2 * i, b = neox ? i + hd / 2 : 2 * i + 1;
             float x0 = v[a], x1 = v[b];
-            v[a] = x0 * cosv[i] - x1 * sinv[i];
-            v[b] = x0 * sinv[i] + x1 * cosv[i];
+            float c = cosv[i], sn = sign * sinv[i];
+            v[a] = x0 * c - x1 * sn;
+            v[b] = x0 * sn + x1 * c;
         }
     }
+}
+
+/* RoPE table rows for the stream positions pos0..pos0+n-1, each moved down by `shift` when it is at
+ * or past `sink` (shift 0: stream positions; shift = oldest window position - S: cache positions).
+ * Angles in double, so stream positions far beyond the trained context stay exact. */
+static void rope_table(float *table, int64_t pos0, int n, int64_t sink, int64_t shift, int hd, float theta_base) {
+    const int half = hd / 2;
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < half; i++) {
+            int64_t p = pos0 + t >= sink ? pos0 + t - shift : pos0 + t;
+            double ang = (double)p * pow((double)theta_base, -2.0 * i / hd);
+            table[(size_t)t * hd + i] = (float)cos(ang);
+            table[(size_t)t * hd + half + i] = (float)sin(ang);
+        }
 }
 
 /* ------------------------------------------------------- parallel matmul */
@@ -85,67 +106,133 @@ static void matmul_group(ei_session *s, const float *x, int T, const mm_target *
                 sub[n_sub++] = mats[j];
                 done |= 1u << j;
             }
-        convert_job cj = {s->k, x, s->xq, s->xq_stride, T, mats[i].w->cols, act};
+        convert_job cj = {s->k, x, s->xq, s->plan.xq_stride, T, mats[i].w->cols, act};
         if (T == 1) convert_task(&cj, 0, 1);
         else ei_pool_run(s->pool, convert_task, &cj);
-        matmul_job mj = {s->k, sub, n_sub, T, s->xq, s->xq_stride};
+        matmul_job mj = {s->k, sub, n_sub, T, s->xq, s->plan.xq_stride};
         ei_pool_run(s->pool, matmul_task, &mj);
     }
 }
 
 /* ------------------------------------------------------------- attention */
 
+/* Where the keys of one chunk are: computed once per forward call, shared by all layers. */
+typedef struct {
+    int64_t pos0;       /* stream position of the chunk's first token */
+    int n_sink;         /* sink size S (0 on the full path) */
+    int ring_start;     /* ring slot of the oldest window token */
+    int64_t ring_pos0;  /* stream position of the oldest ring token (after this chunk is stored) */
+} key_layout;
+
 typedef struct {
     ei_session *s;
-    int layer, T, pos0;
+    int layer, T;
+    key_layout kl;
 } attn_job;
 
+/* scores[j] = scale * q . key(slot) for n consecutive ring slots starting at `first` (wrapping). */
+static void score_keys(const ei_session *s, const uint8_t *kc, int first, int n, int g, const float *q,
+                       float scale, float *out) {
+    const int hd = s->m->info.head_dim, kvd = s->m->info.n_head_kv * hd;
+    const size_t row = (size_t)kvd * s->kv_elem, off = (size_t)g * hd * s->kv_elem;
+    const int f16 = s->p.kv_type == EI_KV_F16;
+    for (int j = 0; j < n; j++) {
+        const void *kp = kc + (size_t)(first + j) * row + off;
+        out[j] = scale * (f16 ? s->k->dot_f16_f32(kp, q, hd) : s->k->dot_f32(kp, q, hd));
+    }
+}
+
+static void add_values(const ei_session *s, const uint8_t *vc, int first, int n, int g, const float *w, float *out) {
+    const int hd = s->m->info.head_dim, kvd = s->m->info.n_head_kv * hd;
+    const size_t row = (size_t)kvd * s->kv_elem, off = (size_t)g * hd * s->kv_elem;
+    const int f16 = s->p.kv_type == EI_KV_F16;
+    for (int j = 0; j < n; j++) {
+        const void *vp = vc + (size_t)(first + j) * row + off;
+        if (f16) s->k->axpy_f16_f32(w[j], vp, out, hd);
+        else s->k->axpy_f32(w[j], vp, out, hd);
+    }
+}
+
+/* Local attention of one (head, token): softmax over the sink keys (query rotated at its cache
+ * position) and the ring keys up to the token itself (query rotated at its stream position). */
 static void attn_task(void *ctx, int ith, int nth) {
     attn_job *j = ctx;
     ei_session *s = j->s;
     const ei_model_info *in = &s->m->info;
-    const int H = in->n_head, G = in->n_head_kv, hd = in->head_dim;
-    const int HD = H * hd, KVD = G * hd, n_ctx = s->p.n_ctx;
+    const int H = in->n_head, G = in->n_head_kv, hd = in->head_dim, HD = H * hd;
+    const int n_slots = s->plan.n_slots, cap = s->plan.ring_cap, S = j->kl.n_sink;
     const float scale = 1.0f / sqrtf((float)hd);
-    float *sc = s->scores + (size_t)ith * n_ctx;
-    const uint8_t *kc = (const uint8_t *)s->k_cache + (size_t)j->layer * n_ctx * KVD * s->kv_elem;
-    const uint8_t *vc = (const uint8_t *)s->v_cache + (size_t)j->layer * n_ctx * KVD * s->kv_elem;
-    const size_t row = (size_t)KVD * s->kv_elem;
-    const int f16 = s->p.kv_type == EI_KV_F16;
+    float *sc = s->scores + (size_t)ith * n_slots;
+    const size_t layer_bytes = (size_t)n_slots * G * hd * s->kv_elem;
+    const uint8_t *kc = (const uint8_t *)s->k_cache + (size_t)j->layer * layer_bytes;
+    const uint8_t *vc = (const uint8_t *)s->v_cache + (size_t)j->layer * layer_bytes;
     /* items interleaved over threads: later tokens cost more (causal), interleaving balances that */
     for (int item = ith; item < H * j->T; item += nth) {
-        int t = item % j->T, h = item / j->T, g = h / (H / G);
-        int n_keys = j->pos0 + t + 1;
+        const int t = item % j->T, h = item / j->T, g = h / (H / G);
+        const int64_t p = j->kl.pos0 + t;
         const float *q = s->q + (size_t)t * HD + (size_t)h * hd;
-        float mx = -INFINITY;
-        for (int p = 0; p < n_keys; p++) {
-            const void *kp = kc + p * row + (size_t)g * hd * s->kv_elem;
-            float v = f16 ? s->k->dot_f16_f32(kp, q, hd) : s->k->dot_f32(kp, q, hd);
-            v *= scale;
-            sc[p] = v;
-            if (v > mx) mx = v;
+        /* sink keys: all S once the token is past the sink, else those up to itself */
+        int n_s = p < S ? (int)p + 1 : S;
+        const float *q_sink = p < S || !s->q_cache ? q : s->q_cache + (size_t)t * HD + (size_t)h * hd;
+        score_keys(s, kc, 0, n_s, g, q_sink, scale, sc);
+        /* ring keys from the oldest window token up to this token, in two pieces if they wrap */
+        int n_r = p >= S ? (int)(p - j->kl.ring_pos0 + 1) : 0;
+        int first = j->kl.ring_start, n1 = n_r < cap - first ? n_r : cap - first;
+        score_keys(s, kc, S + first, n1, g, q, scale, sc + n_s);
+        score_keys(s, kc, S, n_r - n1, g, q, scale, sc + n_s + n1);
+        const int n = n_s + n_r;
+        float mx = -INFINITY, sum = 0.0f;
+        for (int i = 0; i < n; i++) mx = sc[i] > mx ? sc[i] : mx;
+        for (int i = 0; i < n; i++) {
+            sc[i] = expf(sc[i] - mx);
+            sum += sc[i];
         }
-        float sum = 0.0f;
-        for (int p = 0; p < n_keys; p++) {
-            sc[p] = expf(sc[p] - mx);
-            sum += sc[p];
-        }
-        float inv = 1.0f / sum;
+        const float inv = 1.0f / sum;
+        for (int i = 0; i < n; i++) sc[i] *= inv;
         float *out = s->att + (size_t)t * HD + (size_t)h * hd;
         memset(out, 0, (size_t)hd * sizeof *out);
-        for (int p = 0; p < n_keys; p++) {
-            const void *vp = vc + p * row + (size_t)g * hd * s->kv_elem;
-            if (f16) s->k->axpy_f16_f32(sc[p] * inv, vp, out, hd);
-            else s->k->axpy_f32(sc[p] * inv, vp, out, hd);
-        }
+        add_values(s, vc, 0, n_s, g, sc, out);
+        add_values(s, vc, S + first, n1, g, sc + n_s, out);
+        add_values(s, vc, S, n_r - n1, g, sc + n_s + n1, out);
     }
 }
 
-static void store_kv(ei_session *s, int layer, int T, int pos0) {
+/* Memory read and gate (EdgeInfinite): att = g * read(memory, q before RoPE) + (1 - g) * att. */
+typedef struct { ei_session *s; int layer, T; } memread_job;
+
+static void memread_task(void *ctx, int ith, int nth) {
+    memread_job *j = ctx;
+    ei_session *s = j->s;
     const ei_model_info *in = &s->m->info;
-    const int KVD = in->n_head_kv * in->head_dim, n_ctx = s->p.n_ctx;
+    const int H = in->n_head, G = in->n_head_kv, hd = in->head_dim, HD = H * hd;
+    float *sq = s->scores + (size_t)ith * s->plan.n_slots; /* hd floats of scratch */
+    for (int t = ith; t < j->T; t += nth) {
+        float *am = s->a_mem + (size_t)t * HD;
+        for (int h = 0; h < H; h++) {
+            const int g = h / (H / G);
+            const size_t unit = (size_t)j->layer * G + g;
+            ei_memory_retrieve(s->mem_M + unit * hd * hd, s->mem_z + unit * hd, s->q_pre + (size_t)t * HD + (size_t)h * hd,
+                               hd, am + (size_t)h * hd, sq);
+        }
+        ei_gate_blend(s->p.gate, s->p.gate_const, j->layer, H, hd, am, s->att + (size_t)t * HD);
+    }
+}
+
+/* Writes the chunk's keys/values into their slots: sink slots for stream positions < S, else the
+ * next ring slots. */
+static void store_kv(ei_session *s, int layer, int T, const key_layout *kl) {
+    const ei_model_info *in = &s->m->info;
+    const int KVD = in->n_head_kv * in->head_dim, n_slots = s->plan.n_slots, cap = s->plan.ring_cap;
+    int ring_next = (s->ring_start + s->ring_count) % cap;
     for (int t = 0; t < T; t++) {
-        size_t off = ((size_t)layer * n_ctx + (size_t)(pos0 + t)) * KVD;
+        const int64_t p = kl->pos0 + t;
+        int slot;
+        if (p < kl->n_sink) slot = (int)p;
+        else {
+            slot = kl->n_sink + ring_next;
+            ring_next = (ring_next + 1) % cap;
+        }
+        size_t off = ((size_t)layer * n_slots + (size_t)slot) * KVD;
         const float *kt = s->k_new + (size_t)t * KVD, *vt = s->v_new + (size_t)t * KVD;
         if (s->p.kv_type == EI_KV_F16) {
             ei_fp16 *kd = (ei_fp16 *)s->k_cache + off, *vd = (ei_fp16 *)s->v_cache + off;
@@ -167,8 +254,17 @@ void ei_forward(ei_session *s, const int32_t *tokens, int T, float *all_logits) 
     const ei_model_info *in = &m->info;
     const int D = in->n_embd, F = in->n_ff, H = in->n_head, G = in->n_head_kv, hd = in->head_dim;
     const int HD = H * hd, KVD = G * hd, V = in->n_vocab;
-    const int pos0 = s->n_past;
     const float eps = in->norm_eps;
+    const int S = s->p.infinite ? s->p.n_sink : 0;
+
+    /* where this chunk's tokens go, and their positions */
+    key_layout kl = {s->n_stream, S, s->ring_start, s->ring_pos0};
+    int n_to_sink = s->n_stream < S ? (int)(S - s->n_stream < T ? S - s->n_stream : T) : 0;
+    if (s->ring_count == 0) kl.ring_pos0 = s->n_stream + n_to_sink;
+    rope_table(s->rope_abs, s->n_stream, T, 0, 0, hd, in->rope_theta);
+    const int use_cache_rope = s->q_cache != NULL;
+    if (use_cache_rope) rope_table(s->rope_cache, s->n_stream, T, S, kl.ring_pos0 - S, hd, in->rope_theta);
+    const int read_memory = s->plan.use_memory && s->n_memory > 0;
 
     for (int t = 0; t < T; t++)
         ei_dequantize_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,
@@ -181,20 +277,29 @@ void ei_forward(ei_session *s, const int32_t *tokens, int T, float *all_logits) 
         mm_target qkv[3] = {{&L->wq, s->q, HD}, {&L->wk, s->k_new, KVD}, {&L->wv, s->v_new, KVD}};
         matmul_group(s, s->xn, T, qkv, 3);
         for (int t = 0; t < T; t++) {
+            float *qt = s->q + (size_t)t * HD, *kt = s->k_new + (size_t)t * KVD, *vt = s->v_new + (size_t)t * KVD;
             if (L->bq.data) {
                 const float *bq = L->bq.data, *bk = L->bk.data, *bv = L->bv.data;
-                for (int i = 0; i < HD; i++) s->q[(size_t)t * HD + i] += bq[i];
-                for (int i = 0; i < KVD; i++) s->k_new[(size_t)t * KVD + i] += bk[i];
-                for (int i = 0; i < KVD; i++) s->v_new[(size_t)t * KVD + i] += bv[i];
+                for (int i = 0; i < HD; i++) qt[i] += bq[i];
+                for (int i = 0; i < KVD; i++) kt[i] += bk[i];
+                for (int i = 0; i < KVD; i++) vt[i] += bv[i];
             }
-            const float *c = s->rope_cos + (size_t)(pos0 + t) * (hd / 2);
-            const float *sn = s->rope_sin + (size_t)(pos0 + t) * (hd / 2);
-            rope(s->q + (size_t)t * HD, H, hd, c, sn, in->rope_neox);
-            rope(s->k_new + (size_t)t * KVD, G, hd, c, sn, in->rope_neox);
+            if (s->q_pre) memcpy(s->q_pre + (size_t)t * HD, qt, (size_t)HD * sizeof *qt);
+            if (use_cache_rope) {
+                float *qc = s->q_cache + (size_t)t * HD;
+                memcpy(qc, qt, (size_t)HD * sizeof *qt);
+                rope(qc, H, hd, s->rope_cache + (size_t)t * hd, in->rope_neox, 1.0f);
+            }
+            rope(qt, H, hd, s->rope_abs + (size_t)t * hd, in->rope_neox, 1.0f);
+            rope(kt, G, hd, s->rope_abs + (size_t)t * hd, in->rope_neox, 1.0f);
         }
-        store_kv(s, l, T, pos0);
-        attn_job aj = {s, l, T, pos0};
+        store_kv(s, l, T, &kl);
+        attn_job aj = {s, l, T, kl};
         ei_pool_run(s->pool, attn_task, &aj);
+        if (read_memory) {
+            memread_job mj = {s, l, T};
+            ei_pool_run(s->pool, memread_task, &mj);
+        }
         mm_target o[1] = {{&L->wo, s->xn, D}};
         matmul_group(s, s->att, T, o, 1);
         for (size_t i = 0; i < (size_t)T * D; i++) s->x[i] += s->xn[i];
@@ -219,5 +324,58 @@ void ei_forward(ei_session *s, const int32_t *tokens, int T, float *all_logits) 
     mm_target out[1] = {{&m->output, all_logits ? all_logits : s->logits, V}};
     matmul_group(s, s->xn + (size_t)first * D, T - first, out, 1);
     if (all_logits) memcpy(s->logits, all_logits + (size_t)(T - 1) * V, (size_t)V * sizeof(float));
-    s->n_past += T;
+
+    s->n_sink_used += n_to_sink;
+    s->ring_pos0 = kl.ring_pos0;
+    s->ring_count += T - n_to_sink;
+    s->n_stream += T;
+}
+
+/* ----------------------------------------------------------- compression */
+
+typedef struct { ei_session *s; int n; } compress_job;
+
+/* One (layer, KV head) unit per item: undo the RoPE of the n oldest window keys (stored rotated at
+ * their stream positions), then write keys and values into that unit's memory. */
+static void compress_task(void *ctx, int ith, int nth) {
+    compress_job *j = ctx;
+    ei_session *s = j->s;
+    const ei_model_info *in = &s->m->info;
+    const int G = in->n_head_kv, hd = in->head_dim, KVD = G * hd, n = j->n;
+    const int S = s->p.n_sink, cap = s->plan.ring_cap, n_slots = s->plan.n_slots;
+    float *kpre = s->mem_scratch + (size_t)ith * 4 * s->p.n_chunk * hd, *val = kpre + (size_t)n * hd, *scratch = val + (size_t)n * hd;
+    for (int unit = ith; unit < in->n_layer * G; unit += nth) {
+        const int l = unit / G, g = unit % G;
+        for (int t = 0; t < n; t++) {
+            int slot = S + (s->ring_start + t) % cap;
+            size_t off = ((size_t)l * n_slots + (size_t)slot) * KVD + (size_t)g * hd;
+            for (int i = 0; i < hd; i++) {
+                if (s->p.kv_type == EI_KV_F16) {
+                    kpre[(size_t)t * hd + i] = ei_fp16_to_fp32(((const ei_fp16 *)s->k_cache)[off + i]);
+                    val[(size_t)t * hd + i] = ei_fp16_to_fp32(((const ei_fp16 *)s->v_cache)[off + i]);
+                } else {
+                    kpre[(size_t)t * hd + i] = ((const float *)s->k_cache)[off + i];
+                    val[(size_t)t * hd + i] = ((const float *)s->v_cache)[off + i];
+                }
+            }
+            rope(kpre + (size_t)t * hd, 1, hd, s->rope_abs + (size_t)t * hd, in->rope_neox, -1.0f);
+        }
+        ei_memory_update(s->mem_M + (size_t)unit * hd * hd, s->mem_z + (size_t)unit * hd, kpre, hd, val, hd, n, hd,
+                         s->p.update, scratch);
+    }
+}
+
+void ei_compress(ei_session *s, int n) {
+    if (n > s->ring_count) n = s->ring_count;
+    if (n <= 0) return;
+    if (s->plan.use_memory) {
+        /* the RoPE table of the evicted positions (the forward pass is done with its own table) */
+        rope_table(s->rope_abs, s->ring_pos0, n, 0, 0, s->m->info.head_dim, s->m->info.rope_theta);
+        compress_job cj = {s, n};
+        ei_pool_run(s->pool, compress_task, &cj);
+        s->n_memory += n;
+    }
+    s->ring_start = (s->ring_start + n) % s->plan.ring_cap;
+    s->ring_count -= n;
+    s->ring_pos0 += n;
 }

@@ -1,60 +1,68 @@
-/* Session lifecycle: size every buffer from (model, n_ctx, n_chunk, threads), allocate them as one
- * arena, and evaluate tokens chunk by chunk. Nothing is allocated after ei_session_new. */
+/* Session lifecycle: resolve the parameters, build the plan, allocate its arena once, and evaluate
+ * tokens chunk by chunk (compressing the window when it overflows). Nothing is allocated after
+ * ei_session_new. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gate.h"
+#include "memory.h"
 #include "session.h"
-#include "types.h"
 #include "util.h"
 
 ei_session_params ei_session_default_params(void) {
-    ei_session_params p = {0, 128, 1, EI_KV_F16};
+    ei_session_params p;
+    memset(&p, 0, sizeof p);
+    p.n_chunk = 128;
+    p.n_threads = 1;
+    p.kv_type = EI_KV_F16;
+    p.gate_const = -1.0f;
     return p;
 }
 
-/* One planned buffer: where its pointer goes and how many bytes it needs (64-byte aligned). */
-typedef struct { void **ptr; size_t bytes; } plan_item;
+ei_session_params ei_session_params_for(const ei_profile *pr, ei_mode path, int n_ctx, int n_threads) {
+    ei_session_params p = ei_session_default_params();
+    p.n_ctx = n_ctx;
+    p.n_chunk = pr->chunk;
+    p.n_threads = n_threads;
+    p.kv_type = pr->kv_type;
+    p.infinite = path == EI_MODE_INFINITE;
+    p.n_sink = pr->sink;
+    p.n_window = pr->window;
+    p.update = pr->update;
+    return p;
+}
 
-static size_t up64(size_t n) { return (n + 63) / 64 * 64; }
-
-static size_t act_bytes(const ei_weight *w) { return ei_row_bytes(ei_act_type((ei_type)w->type), w->cols); }
-
-/* Largest activation row the kernels will be handed, over every weight matrix of the model. */
-static size_t act_row_bytes(const ei_model *m) {
-    size_t best = act_bytes(&m->output);
-    for (int l = 0; l < m->info.n_layer; l++) {
-        const ei_layer *L = &m->layers[l];
-        const ei_weight *lw[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int i = 0; i < 7; i++)
-            if (act_bytes(lw[i]) > best) best = act_bytes(lw[i]);
+/* Fills defaults and refuses inconsistent parameters; 0 or -1 with a message. */
+static int resolve(const ei_model *m, ei_session_params *p) {
+    const ei_model_info *in = &m->info;
+    if (p->n_ctx <= 0) p->n_ctx = in->n_ctx_train;
+    if (p->n_chunk <= 0) p->n_chunk = 128;
+    if (p->n_threads <= 0) p->n_threads = 1;
+    if (p->n_ctx > (1 << 24)) return ei_set_error("context %d is too large (max %d)", p->n_ctx, 1 << 24);
+    if (p->n_chunk > 8192) return ei_set_error("chunk %d is too large (max 8192)", p->n_chunk);
+    if (p->n_threads > 64) return ei_set_error("%d threads is too many (max 64)", p->n_threads);
+    if (p->kv_type != EI_KV_F32 && p->kv_type != EI_KV_F16) return ei_set_error("unknown KV cache type %d", (int)p->kv_type);
+    if (!p->infinite) {
+        if (p->n_chunk > p->n_ctx) p->n_chunk = p->n_ctx;
+        return 0;
     }
-    return best;
+    if (p->n_sink < 0 || p->n_window < 1)
+        return ei_set_error("EdgeInfinite needs sink >= 0 and window >= 1 (got sink %d, window %d)", p->n_sink, p->n_window);
+    if (p->n_window % p->n_chunk)
+        return ei_set_error("window %d must be a multiple of the chunk %d (segments are compressed whole)", p->n_window, p->n_chunk);
+    if ((int64_t)p->n_sink + p->n_window + p->n_chunk > in->n_ctx_train)
+        return ei_set_error("sink %d + window %d + chunk %d = %lld positions exceed the model's trained context %d", p->n_sink,
+                            p->n_window, p->n_chunk, (long long)p->n_sink + p->n_window + p->n_chunk, in->n_ctx_train);
+    if (p->update != EI_UPDATE_LINEAR && p->update != EI_UPDATE_DELTA) return ei_set_error("unknown memory update rule %d", (int)p->update);
+    if (p->gate_const > 1.0f) return ei_set_error("constant gate %g must be in [0, 1]", (double)p->gate_const);
+    if (p->gate && ei_gate_check(p->gate, m, p)) return -1;
+    return 0;
 }
 
 ei_session *ei_session_new(const ei_model *m, const ei_session_params *params) {
-    const ei_model_info *in = &m->info;
     ei_session_params p = params ? *params : ei_session_default_params();
-    if (p.n_ctx <= 0) p.n_ctx = in->n_ctx_train;
-    if (p.n_chunk <= 0) p.n_chunk = 128;
-    if (p.n_threads <= 0) p.n_threads = 1;
-    if (p.n_ctx > (1 << 24)) {
-        ei_set_error("context %d is too large (max %d)", p.n_ctx, 1 << 24);
-        return NULL;
-    }
-    if (p.n_chunk > 8192) {
-        ei_set_error("chunk %d is too large (max 8192)", p.n_chunk);
-        return NULL;
-    }
-    if (p.n_chunk > p.n_ctx) p.n_chunk = p.n_ctx;
-    if (p.n_threads > 64) {
-        ei_set_error("%d threads is too many (max 64)", p.n_threads);
-        return NULL;
-    }
-    if (p.kv_type != EI_KV_F32 && p.kv_type != EI_KV_F16) {
-        ei_set_error("unknown KV cache type %d", (int)p.kv_type);
-        return NULL;
-    }
+    if (resolve(m, &p)) return NULL;
     ei_session *s = calloc(1, sizeof *s);
     if (!s) {
         ei_set_error("out of memory");
@@ -64,45 +72,36 @@ ei_session *ei_session_new(const ei_model *m, const ei_session_params *params) {
     s->k = m->kern;
     s->p = p;
     s->kv_elem = p.kv_type == EI_KV_F16 ? 2 : 4;
-    const size_t L = (size_t)p.n_chunk, D = (size_t)in->n_embd, F = (size_t)in->n_ff;
-    const size_t HD = (size_t)in->n_head * in->head_dim, KVD = (size_t)in->n_head_kv * in->head_dim;
-    const size_t C = (size_t)p.n_ctx, half = (size_t)in->head_dim / 2, f = sizeof(float);
-    s->xq_stride = up64(act_row_bytes(m));
-    plan_item plan[] = {
-        {(void **)&s->x, L * D * f},          {(void **)&s->xn, L * D * f},
-        {(void **)&s->q, L * HD * f},         {(void **)&s->k_new, L * KVD * f},
-        {(void **)&s->v_new, L * KVD * f},    {(void **)&s->att, L * HD * f},
-        {(void **)&s->ff_gate, L * F * f},    {(void **)&s->ff_up, L * F * f},
-        {(void **)&s->xq, L * s->xq_stride},  {(void **)&s->scores, (size_t)p.n_threads * C * f},
-        {(void **)&s->logits, (size_t)in->n_vocab * f},
-        {(void **)&s->rope_cos, C * half * f}, {(void **)&s->rope_sin, C * half * f},
-        {&s->k_cache, (size_t)in->n_layer * C * KVD * s->kv_elem},
-        {&s->v_cache, (size_t)in->n_layer * C * KVD * s->kv_elem},
-    };
-    size_t total = 0;
-    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) total += up64(plan[i].bytes);
-    s->arena = ei_alloc_aligned(total);
+    ei_plan_build(m, &p, &s->plan);
+    s->arena = ei_alloc_aligned(s->plan.total);
     if (!s->arena) {
-        ei_set_error("cannot allocate the session arena of %zu MiB (context %d)", total >> 20, p.n_ctx);
+        ei_set_error("cannot allocate the session arena of %zu MiB", s->plan.total >> 20);
         free(s);
         return NULL;
     }
-    s->arena_bytes = total;
-    size_t off = 0;
-    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
-        *plan[i].ptr = s->arena + off;
-        off += up64(plan[i].bytes);
-    }
-    /* RoPE angles as ggml computes them: theta_i = pos * base^(-2i/d), by repeated products */
-    const float theta_scale = powf(in->rope_theta, -2.0f / (float)in->head_dim);
-    for (size_t pos = 0; pos < C; pos++) {
-        float theta = (float)pos;
-        for (size_t i = 0; i < half; i++) {
-            s->rope_cos[pos * half + i] = cosf(theta);
-            s->rope_sin[pos * half + i] = sinf(theta);
-            theta *= theta_scale;
-        }
-    }
+    void *ptrs[BUF_COUNT];
+    for (int i = 0; i < BUF_COUNT; i++) ptrs[i] = s->plan.bytes[i] ? s->arena + s->plan.offset[i] : NULL;
+    s->x = ptrs[BUF_X];
+    s->xn = ptrs[BUF_XN];
+    s->q = ptrs[BUF_Q];
+    s->q_pre = ptrs[BUF_Q_PRE];
+    s->q_cache = ptrs[BUF_Q_CACHE];
+    s->k_new = ptrs[BUF_K_NEW];
+    s->v_new = ptrs[BUF_V_NEW];
+    s->att = ptrs[BUF_ATT];
+    s->a_mem = ptrs[BUF_A_MEM];
+    s->ff_gate = ptrs[BUF_FF_GATE];
+    s->ff_up = ptrs[BUF_FF_UP];
+    s->xq = ptrs[BUF_XQ];
+    s->scores = ptrs[BUF_SCORES];
+    s->logits = ptrs[BUF_LOGITS];
+    s->rope_abs = ptrs[BUF_ROPE_ABS];
+    s->rope_cache = ptrs[BUF_ROPE_CACHE];
+    s->k_cache = ptrs[BUF_K_CACHE];
+    s->v_cache = ptrs[BUF_V_CACHE];
+    s->mem_M = ptrs[BUF_MEM_M];
+    s->mem_z = ptrs[BUF_MEM_Z];
+    s->mem_scratch = ptrs[BUF_MEM_SCRATCH];
     s->pool = ei_pool_new(p.n_threads);
     if (!s->pool) {
         ei_set_error("cannot start %d threads", p.n_threads);
@@ -120,26 +119,94 @@ void ei_session_free(ei_session *s) {
     free(s);
 }
 
-void ei_session_reset(ei_session *s) { s->n_past = 0; }
-int ei_session_n_past(const ei_session *s) { return s->n_past; }
-size_t ei_session_arena_bytes(const ei_session *s) { return s->arena_bytes; }
+void ei_session_reset(ei_session *s) {
+    s->n_stream = 0;
+    s->n_sink_used = 0;
+    s->ring_start = s->ring_count = 0;
+    s->ring_pos0 = 0;
+    s->n_memory = 0;
+    if (s->mem_M) memset(s->mem_M, 0, s->plan.bytes[BUF_MEM_M]);
+    if (s->mem_z) memset(s->mem_z, 0, s->plan.bytes[BUF_MEM_Z]);
+}
+
+int ei_session_n_past(const ei_session *s) { return (int)(s->n_stream < INT32_MAX ? s->n_stream : INT32_MAX); }
+size_t ei_session_arena_bytes(const ei_session *s) { return s->plan.total; }
 const float *ei_session_logits(const ei_session *s) { return s->logits; }
+
+int ei_plan_describe(const ei_model *m, const ei_session_params *params, ei_plan_entry *out, int cap, size_t *total) {
+    ei_session_params p = *params;
+    if (resolve(m, &p)) return -1;
+    ei_plan plan;
+    ei_plan_build(m, &p, &plan);
+    int n = 0;
+    for (int i = 0; i < BUF_COUNT; i++) {
+        if (!plan.bytes[i]) continue;
+        if (n < cap) {
+            out[n].name = ei_buf_names[i];
+            out[n].bytes = plan.bytes[i];
+        }
+        n++;
+    }
+    if (total) *total = plan.total;
+    return n;
+}
+
+/* How many of the next tokens can go into one forward call: at most a chunk, and no more than the
+ * ring can take before the oldest window tokens must be compressed. */
+static int next_chunk(const ei_session *s, int64_t remaining) {
+    int64_t T = remaining < s->p.n_chunk ? remaining : s->p.n_chunk;
+    if (!s->p.infinite) return (int)T;
+    int64_t to_sink = s->n_stream < s->p.n_sink ? s->p.n_sink - s->n_stream : 0;
+    int64_t room = to_sink + (s->plan.ring_cap - s->ring_count);
+    return (int)(T < room ? T : room);
+}
 
 int ei_session_eval(ei_session *s, const int32_t *tokens, int64_t n, float *all_logits,
                     ei_progress_fn progress, void *user) {
     const int V = s->m->info.n_vocab;
     if (n <= 0) return ei_set_error("nothing to evaluate (%lld tokens)", (long long)n);
-    if (n > (int64_t)s->p.n_ctx - s->n_past)
-        return ei_set_error("context full: %d tokens in the cache + %lld new > context %d", s->n_past,
+    if (!s->p.infinite && n > (int64_t)s->p.n_ctx - s->n_stream)
+        return ei_set_error("context full: %lld tokens in the cache + %lld new > context %d", (long long)s->n_stream,
                             (long long)n, s->p.n_ctx);
     for (int64_t i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= V)
             return ei_set_error("token %lld has id %d, outside the vocabulary [0, %d)", (long long)i, tokens[i], V);
     for (int64_t done = 0; done < n;) {
-        int T = (int)(n - done < s->p.n_chunk ? n - done : s->p.n_chunk);
+        int T = next_chunk(s, n - done);
         ei_forward(s, tokens + done, T, all_logits ? all_logits + (size_t)done * V : NULL);
         done += T;
+        /* the window may now hold a whole extra segment: move the oldest one into memory */
+        while (s->p.infinite && s->ring_count >= s->plan.ring_cap) ei_compress(s, s->p.n_chunk);
         if (progress) progress(user, done, n);
     }
     return 0;
+}
+
+void ei_session_memory_stats(const ei_session *s, ei_memory_stats *out) {
+    memset(out, 0, sizeof *out);
+    out->n_sink = s->n_sink_used;
+    out->n_window = s->ring_count;
+    out->n_memory = s->n_memory;
+    if (!s->mem_M) return;
+    const ei_model_info *in = &s->m->info;
+    const int hd = in->head_dim, units = in->n_layer * in->n_head_kv;
+    for (int u = 0; u < units; u++) {
+        double mm = 0, zz = 0;
+        for (int i = 0; i < hd * hd; i++) {
+            float v = s->mem_M[(size_t)u * hd * hd + i];
+            if (!isfinite(v)) out->non_finite = 1;
+            mm += (double)v * v;
+        }
+        for (int i = 0; i < hd; i++) {
+            float v = s->mem_z[(size_t)u * hd + i];
+            if (!isfinite(v)) out->non_finite = 1;
+            zz += (double)v * v;
+        }
+        mm = sqrt(mm);
+        zz = sqrt(zz);
+        if (mm > out->m_norm_max) out->m_norm_max = mm;
+        if (zz > out->z_norm_max) out->z_norm_max = zz;
+        out->m_norm_mean += mm / units;
+        out->z_norm_mean += zz / units;
+    }
 }

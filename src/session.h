@@ -1,40 +1,47 @@
-/* A session's run state: the KV cache and the activations of one chunk, carved out of one arena
- * that is allocated when the session is created. forward.c computes with it; session.c owns it. */
+/* A session's run state, carved out of one arena laid out by the plan (plan.h). forward.c computes
+ * with it; session.c owns it.
+ *
+ * KV cache geometry, one mechanism for both paths: per layer, n_slots = n_sink + ring_cap slots.
+ * Slots [0, n_sink) hold the sink (the first tokens of the stream, kept forever); the rest is a ring
+ * holding the window (the most recent tokens). Full attention is the case n_sink = 0, ring = n_ctx,
+ * nothing ever evicted. Keys are stored rotated at their stream position: window keys and queries
+ * shift together, so their scores equal scores at cache positions; sink keys are scored with the
+ * query rotated at its cache position S + (distance into the window). */
 #ifndef EI_SESSION_H
 #define EI_SESSION_H
 
 #include "model.h"
+#include "plan.h"
 #include "threadpool.h"
 
 struct ei_session {
     const ei_model *m;
     const ei_kernels *k;
     ei_session_params p;
+    ei_plan plan;
     ei_pool *pool;
-    int n_past;            /* tokens in the KV cache */
+
+    int64_t n_stream;      /* tokens seen: stream position of the next token */
+    int n_sink_used;       /* sink slots filled: min(n_sink, n_stream) */
+    int ring_start;        /* ring slot of the oldest window token */
+    int ring_count;        /* window tokens in the ring */
+    int64_t ring_pos0;     /* stream position of the oldest window token */
+    int64_t n_memory;      /* tokens compressed into memory */
 
     uint8_t *arena;
-    size_t arena_bytes;
-
-    /* activations for up to p.n_chunk tokens (row-major, one row per token) */
-    float *x;              /* [L][D] residual stream */
-    float *xn;             /* [L][D] normalised input of a block; also block output */
-    float *q;              /* [L][H*hd] */
-    float *k_new, *v_new;  /* [L][G*hd] keys/values of the chunk before they enter the cache */
-    float *att;            /* [L][H*hd] attention output */
-    float *ff_gate, *ff_up;/* [L][F] */
-    uint8_t *xq;           /* [L][xq_stride] activations converted for the matmul kernels */
-    size_t xq_stride;
-    float *scores;         /* [n_threads][n_ctx] attention scratch */
-    float *logits;         /* [V] logits of the last evaluated token */
-    float *rope_cos, *rope_sin; /* [n_ctx][hd/2] */
-    void *k_cache, *v_cache;    /* [n_layer][n_ctx][G*hd] in p.kv_type */
-    size_t kv_elem;        /* bytes per cache element */
+    float *x, *xn, *q, *q_pre, *q_cache, *k_new, *v_new, *att, *a_mem, *ff_gate, *ff_up;
+    uint8_t *xq;
+    float *scores, *logits, *rope_abs, *rope_cache;   /* rope tables: [L][cos hd/2 | sin hd/2] */
+    void *k_cache, *v_cache;
+    float *mem_M, *mem_z, *mem_scratch;
+    size_t kv_elem;
 };
 
-/* Runs the transformer on T <= n_chunk tokens at positions n_past..n_past+T-1, appending their keys
- * and values to the cache. Writes the logits of the last token to s->logits and, when all_logits is
- * non-NULL, of every token (T rows of n_vocab). Does not check its arguments: session.c does. */
+/* Runs the transformer on T tokens at stream positions n_stream.. (T <= n_chunk and T fits the
+ * ring), appending their keys and values to the sink/ring. Writes the logits of the last token to
+ * s->logits and, when all_logits is non-NULL, of every token. session.c checks the arguments. */
 void ei_forward(ei_session *s, const int32_t *tokens, int T, float *all_logits);
+/* Moves the oldest n window tokens into memory (or drops them when memory is off). */
+void ei_compress(ei_session *s, int n);
 
 #endif

@@ -1,0 +1,31 @@
+/* The fixed-shape plan of a session (method.md section 6): every buffer and its size, computed
+ * once from the model and the session parameters. The session allocates exactly the plan's total
+ * as one arena and carves it in this order; `edgeinf plan` prints the same list. */
+#ifndef EI_PLAN_H
+#define EI_PLAN_H
+
+#include <stddef.h>
+#include "model.h"
+
+typedef enum {
+    BUF_X, BUF_XN, BUF_Q, BUF_Q_PRE, BUF_Q_CACHE, BUF_K_NEW, BUF_V_NEW, BUF_ATT, BUF_A_MEM,
+    BUF_FF_GATE, BUF_FF_UP, BUF_XQ, BUF_SCORES, BUF_LOGITS, BUF_ROPE_ABS, BUF_ROPE_CACHE,
+    BUF_K_CACHE, BUF_V_CACHE, BUF_MEM_M, BUF_MEM_Z, BUF_MEM_SCRATCH, BUF_COUNT
+} ei_buf_id;
+
+typedef struct {
+    size_t bytes[BUF_COUNT];
+    size_t offset[BUF_COUNT];
+    size_t total;
+    size_t xq_stride;     /* bytes per activation row for the matmul kernels */
+    int n_slots;          /* KV positions per layer: sink + ring */
+    int ring_cap;         /* window + chunk (infinite) or n_ctx (full) */
+    int use_memory;       /* memory states exist */
+} ei_plan;
+
+extern const char *const ei_buf_names[BUF_COUNT];
+
+/* p must already be resolved (n_ctx, n_chunk, threads > 0; sink/window checked). */
+void ei_plan_build(const ei_model *m, const ei_session_params *p, ei_plan *out);
+
+#endif
