@@ -239,7 +239,7 @@ static inline __m256 q41_scales(__m256 dm, __m256 xs, float *sc, __m256 ms) {
     return _mm256_fmadd_ps(m, sx, ms);
 }
 
-static void q4_1_tile4x1(int nb, const rows4 *g, const uint8_t *x, float *y0, float *y1, float *y2,
+__attribute__((noinline)) static void q4_1_tile4x1(int nb, const rows4 *g, const uint8_t *x, float *y0, float *y1, float *y2,
                          float *y3) {
     float sc[8];
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, ms = a0;
@@ -262,7 +262,7 @@ static void q4_1_tile4x1(int nb, const rows4 *g, const uint8_t *x, float *y0, fl
     *y3 = hsum8(a3) + m[3];
 }
 
-static void q4_1_tile4x2(int nb, const rows4 *g, const uint8_t *x0, const uint8_t *x1, float *y[8]) {
+__attribute__((noinline)) static void q4_1_tile4x2(int nb, const rows4 *g, const uint8_t *x0, const uint8_t *x1, float *y[8]) {
     float sc[8];
     __m256 a00 = _mm256_setzero_ps(), a10 = a00, a20 = a00, a30 = a00, ms = a00;
     __m256 a01 = a00, a11 = a00, a21 = a00, a31 = a00;
@@ -319,7 +319,7 @@ static inline __m256 mul_sum_ss8(__m256i aw, __m256i w, __m256i x) {
 }
 
 #define DEF_SIGNED_TILES(NAME, WLOAD, WB)                                                          \
-    static void NAME##_tile4x1(int nb, const rows4 *g, const uint8_t *x, float *y0, float *y1,      \
+    __attribute__((noinline)) static void NAME##_tile4x1(int nb, const rows4 *g, const uint8_t *x, float *y0, float *y1,      \
                                float *y2, float *y3) {                                              \
         float sc[8];                                                                   \
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                 \
@@ -340,7 +340,7 @@ static inline __m256 mul_sum_ss8(__m256i aw, __m256i w, __m256i x) {
         }                                                                                           \
         *y0 = hsum8(a0), *y1 = hsum8(a1), *y2 = hsum8(a2), *y3 = hsum8(a3);                         \
     }                                                                                               \
-    static void NAME##_tile4x2(int nb, const rows4 *g, const uint8_t *x0, const uint8_t *x1,        \
+    __attribute__((noinline)) static void NAME##_tile4x2(int nb, const rows4 *g, const uint8_t *x0, const uint8_t *x1,        \
                                float *y[8]) {                                                       \
         float sc[8];                                                                   \
         __m256 a00 = _mm256_setzero_ps(), a10 = a00, a20 = a00, a30 = a00;                          \
@@ -386,7 +386,7 @@ static inline __m256 wbf16(const uint8_t *p) {
 /* K need not be a multiple of 8: the last partial chunk is copied to zero-padded buffers and
  * processed by the same code, so per element the operation sequence does not depend on the tile. */
 #define DEF_FLOAT_TILES(NAME, WLOAD, ES)                                                            \
-    static void NAME##_tile4x1(int K, const rows4 *g, const uint8_t *xr, float *y0, float *y1,      \
+    __attribute__((noinline)) static void NAME##_tile4x1(int K, const rows4 *g, const uint8_t *xr, float *y0, float *y1,      \
                                float *y2, float *y3) {                                              \
         const float *x = (const float *)(const void *)xr;                                           \
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                 \
@@ -412,7 +412,7 @@ static inline __m256 wbf16(const uint8_t *p) {
         }                                                                                           \
         *y0 = hsum8(a0), *y1 = hsum8(a1), *y2 = hsum8(a2), *y3 = hsum8(a3);                         \
     }                                                                                               \
-    static void NAME##_tile4x2(int K, const rows4 *g, const uint8_t *xr0, const uint8_t *xr1,       \
+    __attribute__((noinline)) static void NAME##_tile4x2(int K, const rows4 *g, const uint8_t *xr0, const uint8_t *xr1,       \
                                float *y[8]) {                                                       \
         const float *x0 = (const float *)(const void *)xr0, *x1 = (const float *)(const void *)xr1; \
         __m256 a00 = _mm256_setzero_ps(), a10 = a00, a20 = a00, a30 = a00;                          \
