@@ -95,12 +95,6 @@ AI __m256 bcast_mem(const float *p) {
 #endif
 }
 
-/* 4 fp16 values repeated: h -> h h h h */
-AI uint64_t rep4(uint16_t h) { return (uint64_t)h * 0x0001000100010001ull; }
-/* 8 fp16 (two groups of 4) -> 8 fp32 */
-AI __m256 cvt4x2(uint64_t lo, uint64_t hi) {
-    return _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
-}
 
 enum { K_Q41, K_Q40, K_Q80 };
 
@@ -112,7 +106,7 @@ AI void qtile(const int kind, const int C, int nb, const rows4 *g, const uint8_t
     const size_t XQ = kind == K_Q41 ? 4 : 2;                         /* activation qs offset */
     const char off = kind == K_Q41 ? 0 : kind == K_Q40 ? 8 : (char)-128; /* weight u8 offset */
     __m256 acc[4][4];
-    __m256 ms0 = _mm256_setzero_ps(), ms1 = ms0;
+    __m512 ms = _mm512_setzero_ps(); /* lane c*4 + r: sum of m_r * sx_c (Q4_1) */
     float sc[16];
 #pragma GCC unroll 4
     for (int r = 0; r < 4; r++)
@@ -123,40 +117,45 @@ AI void qtile(const int kind, const int C, int nb, const rows4 *g, const uint8_t
         const size_t wo = (size_t)b * WB;
         prefetch_next(g, wo);
         __m256i xv[4], xc[4];
-        uint64_t dx[4] = {0, 0, 0, 0}, sx[4] = {0, 0, 0, 0};
+        uint32_t xh[4] = {0, 0, 0, 0}; /* activation block headers: [d s] (Q8_1) or [d] (Q8_0) */
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++) {
             const uint8_t *xb = x[c] + (size_t)b * XB;
             xv[c] = ld256(xb + XQ);
-            dx[c] = rep4(ld16(xb));
             if (kind == K_Q41) {
-                sx[c] = rep4(ld16(xb + 2));
+                xh[c] = ld32(xb);
                 xc[c] = _mm256_setzero_si256();
             } else {
+                xh[c] = ld16(xb);
                 /* -off * sum(x) per lane, exact */
                 xc[c] = _mm256_sub_epi32(_mm256_setzero_si256(),
                                          _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(off), xv[c]));
             }
         }
-        /* block scales of the 4 rows */
-        uint64_t D = 0, M = 0;
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++) {
-            if (kind == K_Q41) {
-                const uint32_t h = ld32(g->w[r] + wo);
-                D |= (uint64_t)(h & 0xffffu) << (16 * r);
-                M |= (uint64_t)(h >> 16) << (16 * r);
-            } else {
-                D |= (uint64_t)ld16(g->w[r] + wo) << (16 * r);
-            }
-        }
-        const __m256 d8 = cvt4x2(D, D); /* [d0 d1 d2 d3 d0 d1 d2 d3] */
-        _mm256_storeu_ps(sc, _mm256_mul_ps(d8, cvt4x2(dx[0], dx[1])));
-        if (C > 2) _mm256_storeu_ps(sc + 8, _mm256_mul_ps(d8, cvt4x2(dx[2], dx[3])));
+        /* 16 scales sc[c*4 + r] = d_r * dx_c in one 512-bit multiply (and ms += m_r * sx_c) */
         if (kind == K_Q41) {
-            const __m256 m8 = cvt4x2(M, M);
-            ms0 = _mm256_fmadd_ps(m8, cvt4x2(sx[0], sx[1]), ms0);
-            if (C > 2) ms1 = _mm256_fmadd_ps(m8, cvt4x2(sx[2], sx[3]), ms1);
+            /* [d0 m0 d1 m1 d2 m2 d3 m3] and [dx0 sx0 dx1 sx1 ...] as fp32 */
+            const __m512 wdm = _mm512_castps256_ps512(_mm256_cvtph_ps(
+                _mm_setr_epi32((int)ld32(g->w[0] + wo), (int)ld32(g->w[1] + wo), (int)ld32(g->w[2] + wo),
+                               (int)ld32(g->w[3] + wo))));
+            const __m512 xds = _mm512_castps256_ps512(
+                _mm256_cvtph_ps(_mm_setr_epi32((int)xh[0], (int)xh[1], (int)xh[2], (int)xh[3])));
+            const __m512i ir = _mm512_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6);
+            const __m512i ic = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
+            const __m512i one = _mm512_set1_epi32(1);
+            const __m512 d = _mm512_permutexvar_ps(ir, wdm), m = _mm512_permutexvar_ps(_mm512_add_epi32(ir, one), wdm);
+            const __m512 dx = _mm512_permutexvar_ps(ic, xds), sx = _mm512_permutexvar_ps(_mm512_add_epi32(ic, one), xds);
+            _mm512_storeu_ps(sc, _mm512_mul_ps(d, dx));
+            ms = _mm512_fmadd_ps(m, sx, ms);
+        } else {
+            const uint64_t D = (uint64_t)ld16(g->w[0] + wo) | (uint64_t)ld16(g->w[1] + wo) << 16 |
+                               (uint64_t)ld16(g->w[2] + wo) << 32 | (uint64_t)ld16(g->w[3] + wo) << 48;
+            const uint64_t X4 = (uint64_t)xh[0] | (uint64_t)xh[1] << 16 | (uint64_t)xh[2] << 32 | (uint64_t)xh[3] << 48;
+            const __m512 wd = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_set_epi64x(0, (long long)D)));
+            const __m512 xd = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_set_epi64x(0, (long long)X4)));
+            const __m512 d = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3), wd);
+            const __m512 dx = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), xd);
+            _mm512_storeu_ps(sc, _mm512_mul_ps(d, dx));
         }
 #pragma GCC unroll 4
         for (int r = 0; r < 4; r++) {
@@ -171,8 +170,7 @@ AI void qtile(const int kind, const int C, int nb, const rows4 *g, const uint8_t
         }
     }
     float m[16];
-    _mm256_storeu_ps(m, ms0);
-    _mm256_storeu_ps(m + 8, ms1);
+    _mm512_storeu_ps(m, ms);
 #pragma GCC unroll 4
     for (int c = 0; c < C; c++)
 #pragma GCC unroll 4
@@ -182,8 +180,32 @@ AI void qtile(const int kind, const int C, int nb, const rows4 *g, const uint8_t
         }
 }
 
-AI void qdrive(const int kind, int K, const void *W, size_t ldw, int n0, int n1, const void *X,
-               size_t ldx, int T, float *Y, size_t ldy) {
+/* Each (type, tile width) is its own function: separate register allocation for each loop. */
+typedef void (*tile_fn)(int nb, const rows4 *g, const uint8_t *const *x, float *const *y);
+#define DEF_TILES(NAME, KIND)                                                                       \
+    __attribute__((noinline)) static void NAME##_t1(int nb, const rows4 *g, const uint8_t *const *x, \
+                                                    float *const *y) {                              \
+        qtile(KIND, 1, nb, g, x, y);                                                                \
+    }                                                                                               \
+    __attribute__((noinline)) static void NAME##_t2(int nb, const rows4 *g, const uint8_t *const *x, \
+                                                    float *const *y) {                              \
+        qtile(KIND, 2, nb, g, x, y);                                                                \
+    }                                                                                               \
+    __attribute__((noinline)) static void NAME##_t3(int nb, const rows4 *g, const uint8_t *const *x, \
+                                                    float *const *y) {                              \
+        qtile(KIND, 3, nb, g, x, y);                                                                \
+    }                                                                                               \
+    __attribute__((noinline)) static void NAME##_t4(int nb, const rows4 *g, const uint8_t *const *x, \
+                                                    float *const *y) {                              \
+        qtile(KIND, 4, nb, g, x, y);                                                                \
+    }                                                                                               \
+    static const tile_fn NAME##_tiles[4] = {NAME##_t1, NAME##_t2, NAME##_t3, NAME##_t4};
+DEF_TILES(q41, K_Q41)
+DEF_TILES(q40, K_Q40)
+DEF_TILES(q80, K_Q80)
+
+static void qdrive(const tile_fn *tiles, int K, const void *W, size_t ldw, int n0, int n1,
+                   const void *X, size_t ldx, int T, float *Y, size_t ldy) {
     const int nb = K / EI_QK;
     const uint8_t *wb = W, *xb = X;
     float sink[16];
@@ -205,12 +227,7 @@ AI void qdrive(const int kind, int K, const void *W, size_t ldw, int n0, int n1,
                     for (int r = 0; r < 4; r++)
                         ys[c * 4 + r] = (c < C && r < nv) ? Y + (size_t)(t + c) * ldy + n + r : sink + c * 4 + r;
                 }
-                switch (C) {
-                case 4: qtile(kind, 4, nb, &g, xs, ys); break;
-                case 3: qtile(kind, 3, nb, &g, xs, ys); break;
-                case 2: qtile(kind, 2, nb, &g, xs, ys); break;
-                default: qtile(kind, 1, nb, &g, xs, ys); break;
-                }
+                tiles[C - 1](nb, &g, xs, ys);
             }
         }
     }
@@ -218,15 +235,15 @@ AI void qdrive(const int kind, int K, const void *W, size_t ldw, int n0, int n1,
 
 static void matmul_q4_1(int K, const void *W, size_t ldw, int n0, int n1, const void *X, size_t ldx,
                         int T, float *Y, size_t ldy) {
-    qdrive(K_Q41, K, W, ldw, n0, n1, X, ldx, T, Y, ldy);
+    qdrive(q41_tiles, K, W, ldw, n0, n1, X, ldx, T, Y, ldy);
 }
 static void matmul_q4_0(int K, const void *W, size_t ldw, int n0, int n1, const void *X, size_t ldx,
                         int T, float *Y, size_t ldy) {
-    qdrive(K_Q40, K, W, ldw, n0, n1, X, ldx, T, Y, ldy);
+    qdrive(q40_tiles, K, W, ldw, n0, n1, X, ldx, T, Y, ldy);
 }
 static void matmul_q8_0(int K, const void *W, size_t ldw, int n0, int n1, const void *X, size_t ldx,
                         int T, float *Y, size_t ldy) {
-    qdrive(K_Q80, K, W, ldw, n0, n1, X, ldx, T, Y, ldy);
+    qdrive(q80_tiles, K, W, ldw, n0, n1, X, ldx, T, Y, ldy);
 }
 
 static ei_kernels g_avx512;
