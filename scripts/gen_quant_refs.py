@@ -10,12 +10,20 @@ definition of ggml's quantize_row_q8_1_ref: d = amax/127, q = roundf(x/d) (round
 zero, x multiplied by id = 1/d in fp32), s = fp16(fp32(sum(q)) * d), d stored as fp16.
 F16 uses numpy's float32->float16 cast (round to nearest even) and BF16 uses gguf.quants.BF16.
 
+Variant 1 records are the activation quantizer (ei_quantize_row_act): Q8_0/Q8_1 as llama.cpp's CPU
+backend quantizes activations on x86 (ggml-cpu quantize_row_q8_0/_q8_1 in AVX/AVX2/AVX-512 builds):
+d = amax/127, id = 127/amax, q = round half to even (x*id), s = fp16(d * fp32(sum(q))). gguf has
+no such function; this NumPy version follows those formulas (the C implementation that matches
+these vectors was also compared with libggml-cpu's from_float on 12M values, ties included).
+
 File layout (all integers little-endian uint32, floats little-endian IEEE float32):
     magic   b"EIQR"
-    version 1
+    version 2
     count   number of records
     count records, each:
         type    ggml type id (1 F16, 2 Q4_0, 3 Q4_1, 8 Q8_0, 9 Q8_1, 30 BF16)
+        variant 0 = reference quantizer (ei_quantize_row), 1 = activation quantizer
+                (ei_quantize_row_act); dequantization is the same for both
         n       number of elements (multiple of 32)
         input   n float32: the row to quantize
         nbytes  size of the quantized row in bytes
@@ -49,6 +57,21 @@ def q8_1_quantize(x):
     out = np.concatenate([d.astype(np.float16).view(np.uint8), s.astype(np.float16).view(np.uint8),
                           q.view(np.uint8)], axis=1)
     return out.reshape(-1)
+
+
+def q8_act_quantize(x, with_sum):
+    blocks = x.astype(np.float32).reshape(-1, 32)
+    amax = np.abs(blocks).max(axis=1, keepdims=True)
+    d = (amax / np.float32(127)).astype(np.float32)
+    with np.errstate(divide="ignore"):
+        idv = np.where(amax == 0, np.float32(0), np.float32(127) / amax).astype(np.float32)
+    q = np.rint((blocks * idv).astype(np.float32)).astype(np.int8)  # rint: half to even
+    parts = [d.astype(np.float16).view(np.uint8)]
+    if with_sum:
+        s = (d * q.astype(np.int32).sum(axis=1, keepdims=True).astype(np.float32)).astype(np.float32)
+        parts.append(s.astype(np.float16).view(np.uint8))
+    parts.append(q.view(np.uint8))
+    return np.concatenate(parts, axis=1).reshape(-1)
 
 
 def q8_1_dequantize(b):
@@ -103,12 +126,17 @@ def main():
             b = np.ascontiguousarray(quantize(x, t), dtype=np.uint8)
             dq = np.ascontiguousarray(dequantize(b.copy(), t), dtype=np.float32)
             assert dq.size == x.size
-            recs.append((int(t), x, b, dq))
+            recs.append((int(t), 0, x, b, dq))
+    for t in [T.Q8_0, T.Q8_1]:
+        for x in inputs(rng):
+            b = np.ascontiguousarray(q8_act_quantize(x, t == T.Q8_1), dtype=np.uint8)
+            dq = np.ascontiguousarray(dequantize(b.copy(), t), dtype=np.float32)
+            recs.append((int(t), 1, x, b, dq))
     with open(OUT, "wb") as f:
         f.write(b"EIQR")
-        f.write(struct.pack("<II", 1, len(recs)))
-        for t, x, b, dq in recs:
-            f.write(struct.pack("<II", t, x.size))
+        f.write(struct.pack("<II", 2, len(recs)))
+        for t, variant, x, b, dq in recs:
+            f.write(struct.pack("<III", t, variant, x.size))
             f.write(x.astype("<f4").tobytes())
             f.write(struct.pack("<I", b.size))
             f.write(b.tobytes())

@@ -215,6 +215,44 @@ static void quantize_q8_1(const float *x, ei_block_q8_1 *y, int64_t nb) {
     }
 }
 
+/* Activation quantizers as llama.cpp's CPU backend runs them on x86 (ggml-cpu quantize_row_q8_0 /
+ * quantize_row_q8_1, AVX/AVX2/AVX-512 builds): id = 127/amax (not 1/d), products x*id rounded
+ * half to even (_mm256_round_ps nearest), Q8_1's s = fp16(d * sum). */
+static void quantize_q8_act(const float *x, uint8_t *y, int64_t nb, int with_sum) {
+    const size_t bs = with_sum ? sizeof(ei_block_q8_1) : sizeof(ei_block_q8_0);
+    const size_t qo = with_sum ? 4 : 2;
+    for (int64_t i = 0; i < nb; i++, x += EI_QK, y += bs) {
+        float amax = 0.0f;
+        for (int j = 0; j < EI_QK; j++) {
+            const float v = fabsf(x[j]);
+            amax = amax > v ? amax : v;
+        }
+        const float d = amax / 127.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < EI_QK; j++) {
+            const float v = x[j] * id;
+            const int8_t q = (int8_t)nearbyintf(v); /* default rounding mode: half to even */
+            memcpy(y + qo + j, &q, 1);
+            sum += q;
+        }
+        const ei_fp16 dh = ei_fp32_to_fp16(d);
+        memcpy(y, &dh, 2);
+        if (with_sum) {
+            const ei_fp16 sh = ei_fp32_to_fp16(d * (float)sum);
+            memcpy(y + 2, &sh, 2);
+        }
+    }
+}
+
+int ei_quantize_row_act(int type, const float *src, void *dst, int64_t n) {
+    if ((type == EI_Q8_0 || type == EI_Q8_1) && n >= 0 && n % EI_QK == 0) {
+        quantize_q8_act(src, dst, n / EI_QK, type == EI_Q8_1);
+        return 0;
+    }
+    return ei_quantize_row(type, src, dst, n);
+}
+
 int ei_quantize_row(int type, const float *src, void *dst, int64_t n) {
     const ei_type_traits *t = ei_type_info(type);
     if (!t || n < 0 || n % t->block_size != 0) return -1;

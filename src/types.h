@@ -60,4 +60,11 @@ ei_bf16 ei_fp32_to_bf16(float f);
 int ei_dequantize_row(int type, const void *src, float *dst, int64_t n);
 int ei_quantize_row(int type, const float *src, void *dst, int64_t n);
 
+/* The activation quantizer: Q8_0 / Q8_1 exactly as llama.cpp's CPU backend quantizes activations
+ * on x86 (ggml-cpu quantize_row_q8_0/_q8_1 of AVX/AVX2/AVX-512 builds): d = amax/127 (fp16),
+ * q = round-half-to-even(x * (127/amax)), Q8_1 s = fp16(d * sum(q)). It differs from the
+ * reference quantizer above (roundf, x * (1/d)) in roughly one value per thousand. Every kernel
+ * table's quantize_act computes exactly this, bit for bit. Other types: as ei_quantize_row. */
+int ei_quantize_row_act(int type, const float *src, void *dst, int64_t n);
+
 #endif

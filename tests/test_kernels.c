@@ -1,7 +1,7 @@
 /* Every kernel table this CPU supports (scalar always) against float64 references computed from
  * the dequantized weights and activations: matmul for every weight type over a range of shapes,
- * split invariance of matmul (bit-exact), activation quantizers (bit-exact vs the reference
- * quantizer in types.c), dot/axpy in f32 and f16. */
+ * split invariance of matmul (bit-exact), activation quantizers (bit-exact vs ei_quantize_row_act
+ * in types.c, llama.cpp's x86 activation quantizer), dot/axpy in f32 and f16. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -151,6 +151,13 @@ static void check_matmul(const ei_kernels *k, int wt, int K, int N, int T, doubl
     }
     const ei_matmul_fn mm = k->matmul[wt];
     for (size_t i = 0; i < ldy * (size_t)T; i++) Y1[i] = Y2[i] = -12345.0f;
+    mm(K, W, ldw, N / 2, N / 2, X, ldx, T, Y1, ldy); /* empty ranges: must write nothing */
+    mm(K, W, ldw, 0, N, X, ldx, 0, Y1, ldy);
+    for (size_t i = 0; i < ldy * (size_t)T; i++)
+        if (Y1[i] != -12345.0f) {
+            CHECK(0, "%s %s: empty range wrote Y[%zu]", k->isa, ei_type_name(wt), i);
+            break;
+        }
     mm(K, W, ldw, 0, N, X, ldx, T, Y1, ldy);
     int bad = 0;
     for (int t = 0; t < T; t++) {
@@ -240,7 +247,7 @@ static void test_quantize_act(const ei_kernels *k) {
     for (size_t ai = 0; ai < 3; ai++) {
         const int at = acts[ai];
         char name[128];
-        snprintf(name, sizeof name, "kernels[%s]: quantize_act %s bit-exact vs reference quantizer",
+        snprintf(name, sizeof name, "kernels[%s]: quantize_act %s bit-exact vs ei_quantize_row_act",
                  k->isa, ei_type_name(at));
         TEST_BEGIN();
         if (!k->quantize_act[at]) {
@@ -264,7 +271,7 @@ static void test_quantize_act(const ei_kernels *k) {
                 fill_act(xs, K, pat);
                 memset(a, 0xcc, rb + 8);
                 memset(b, 0xcc, rb + 8);
-                ei_quantize_row(at, xs, a, K);
+                ei_quantize_row_act(at, xs, a, K);
                 k->quantize_act[at](xs, b, K);
                 size_t first = rb;
                 for (size_t i = 0; i < rb + 8; i++)

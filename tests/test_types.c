@@ -150,12 +150,13 @@ static void test_refs(void) {
     uint32_t ver = 0, count = 0;
     TEST_BEGIN();
     int okh = fread(magic, 1, 4, f) == 4 && memcmp(magic, "EIQR", 4) == 0 && !read_u32(f, &ver) &&
-              ver == 1 && !read_u32(f, &count);
+              ver == 2 && !read_u32(f, &count);
     CHECK(okh, "bad header in %s", path);
-    int seen[EI_TYPE_MAX] = {0};
+    int seen[2][EI_TYPE_MAX] = {{0}};
     for (uint32_t r = 0; okh && r < count; r++) {
-        uint32_t type, n, nbytes;
-        if (read_u32(f, &type) || read_u32(f, &n) || n > (1u << 20) || type >= EI_TYPE_MAX) {
+        uint32_t type, variant, n, nbytes;
+        if (read_u32(f, &type) || read_u32(f, &variant) || read_u32(f, &n) || n > (1u << 20) ||
+            type >= EI_TYPE_MAX || variant > 1) {
             CHECK(0, "truncated record %u", r);
             break;
         }
@@ -171,19 +172,21 @@ static void test_refs(void) {
         }
         CHECK(ok, "truncated record %u", r);
         if (ok) {
-            seen[type]++;
+            seen[variant][type]++;
             CHECK(ei_row_bytes((int)type, n) == nbytes, "record %u (%s): row bytes %zu vs %u", r,
                   ei_type_name((int)type), ei_row_bytes((int)type, n), nbytes);
-            CHECK(ei_quantize_row((int)type, x, ours, n) == 0, "quantize %s", ei_type_name((int)type));
+            const int qr = variant ? ei_quantize_row_act((int)type, x, ours, n)
+                                   : ei_quantize_row((int)type, x, ours, n);
+            CHECK(qr == 0, "quantize %s", ei_type_name((int)type));
             size_t first = nbytes;
             for (size_t i = 0; i < nbytes; i++)
                 if (ours[i] != want[i]) {
                     first = i;
                     break;
                 }
-            CHECK(first == nbytes, "record %u (%s n=%u): byte %zu differs: ours 0x%02x want 0x%02x",
-                  r, ei_type_name((int)type), n, first, first < nbytes ? ours[first] : 0,
-                  first < nbytes ? want[first] : 0);
+            CHECK(first == nbytes, "record %u (%s%s n=%u): byte %zu differs: ours 0x%02x want 0x%02x",
+                  r, ei_type_name((int)type), variant ? " act" : "", n, first,
+                  first < nbytes ? ours[first] : 0, first < nbytes ? want[first] : 0);
             CHECK(ei_dequantize_row((int)type, want, ours_dq, n) == 0, "dequantize");
             uint32_t bad = n;
             for (uint32_t i = 0; i < n; i++)
@@ -201,8 +204,10 @@ static void test_refs(void) {
     fclose(f);
     const int types[] = {EI_F16, EI_BF16, EI_Q4_0, EI_Q4_1, EI_Q8_0, EI_Q8_1};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        CHECK(seen[types[i]] > 0, "no reference record for %s", ei_type_name(types[i]));
-    TEST_END("types: quantize/dequantize bit-exact vs gguf reference vectors");
+        CHECK(seen[0][types[i]] > 0, "no reference record for %s", ei_type_name(types[i]));
+    CHECK(seen[1][EI_Q8_0] > 0 && seen[1][EI_Q8_1] > 0, "no activation-quantizer records");
+    TEST_END("types: quantize/dequantize bit-exact vs gguf reference vectors (+ llama.cpp x86 "
+             "activation quantizer)");
 }
 
 static void test_bad_args(void) {

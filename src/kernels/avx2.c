@@ -14,10 +14,9 @@
  * Q4_0 (q-8) use |w| as u8 and move the sign of w onto the activation (vpsignb). Q4_1's m*s term
  * is accumulated in the odd lanes of a vector that multiplies [d,m] by [dx,sx] for 4 rows at once.
  *
- * Activation quantizers are bit-exact with the reference (ggml) quantizer: same amax, same
- * d = amax/127 and id = 1/d in scalar fp32, same products x*id, and round-half-away-from-zero
- * done exactly (truncate, compare the exact remainder with 0.5), never _mm256_round_ps's
- * half-to-even. */
+ * Activation quantizers are bit-exact with ei_quantize_row_act (llama.cpp's x86 activation
+ * quantizer): same amax, d = amax/127 and id = 127/amax in scalar fp32, products x*id rounded
+ * half to even by _mm256_round_ps, s = fp16(d * sum). */
 #include "kernels/kernels.h"
 
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -107,16 +106,6 @@ static void axpy_f16_f32(float a, const ei_fp16 *x, float *y, int n) {
 
 /* ------------------------------------------------------------------ activation quantizers */
 
-/* Round half away from zero, exactly like roundf, for |v| < 2^23. */
-static inline __m256 round_away(__m256 v) {
-    const __m256 signbit = _mm256_set1_ps(-0.0f);
-    __m256 a = _mm256_andnot_ps(signbit, v);
-    __m256 t = _mm256_round_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m256 up = _mm256_cmp_ps(_mm256_sub_ps(a, t), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
-    t = _mm256_add_ps(t, _mm256_and_ps(up, _mm256_set1_ps(1.0f)));
-    return _mm256_or_ps(t, _mm256_and_ps(signbit, v));
-}
-
 /* Quantize one block of 32 floats to int8 with scale 1/d; returns sum of the ints (for Q8_1). */
 static inline int q8_block(const float *x, int8_t *qs, uint16_t *dh, float *dout) {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
@@ -129,14 +118,16 @@ static inline int q8_block(const float *x, int8_t *qs, uint16_t *dh, float *dout
     m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
     const float amax = _mm_cvtss_f32(m4);
     const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     *dh = _cvtss_sh(d, 0);
     *dout = d;
     const __m256 vid = _mm256_set1_ps(id);
-    __m256i i0 = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(v0, vid)));
-    __m256i i1 = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(v1, vid)));
-    __m256i i2 = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(v2, vid)));
-    __m256i i3 = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(v3, vid)));
+#define RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, vid), RNE));
+    __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, vid), RNE));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, vid), RNE));
+    __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, vid), RNE));
+#undef RNE
     __m256i s = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
     /* pack 32 int32 -> 32 int8 (values are within [-127,127]); undo the lane interleave */
     __m256i p01 = _mm256_packs_epi32(i0, i1), p23 = _mm256_packs_epi32(i2, i3);
@@ -165,7 +156,7 @@ static void quantize_act_q8_1(const float *x, void *y, int K) {
         uint16_t dh;
         float d;
         int sum = q8_block(x + (size_t)b * EI_QK, (int8_t *)(o + 4), &dh, &d);
-        uint16_t sh = _cvtss_sh((float)sum * d, 0);
+        uint16_t sh = _cvtss_sh(d * (float)sum, 0);
         memcpy(o, &dh, 2);
         memcpy(o + 2, &sh, 2);
     }

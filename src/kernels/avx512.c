@@ -98,6 +98,8 @@ AI __m256 bcast_mem(const float *p) {
 
 enum { K_Q41, K_Q40, K_Q80 };
 
+#define PERM(v, a, b, c, d, e, f, g, h) _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(a, b, c, d, e, f, g, h))
+
 /* One tile: 4 weight rows (g) x C tokens (x[0..C-1]); y[c*4 + r] receives row r, token c. */
 AI void qtile(const int kind, const int C, int nb, const rows4 *g, const uint8_t *const *x,
               float *const *y) {
@@ -106,7 +108,7 @@ AI void qtile(const int kind, const int C, int nb, const rows4 *g, const uint8_t
     const size_t XQ = kind == K_Q41 ? 4 : 2;                         /* activation qs offset */
     const char off = kind == K_Q41 ? 0 : kind == K_Q40 ? 8 : (char)-128; /* weight u8 offset */
     __m256 acc[4][4];
-    __m512 ms = _mm512_setzero_ps(); /* lane c*4 + r: sum of m_r * sx_c (Q4_1) */
+    __m256 msa = _mm256_setzero_ps(), msb = msa; /* lane c*4 + r (- 8): sum of m_r * sx_c (Q4_1) */
     float sc[16];
 #pragma GCC unroll 4
     for (int r = 0; r < 4; r++)
@@ -132,30 +134,29 @@ AI void qtile(const int kind, const int C, int nb, const rows4 *g, const uint8_t
                                          _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(off), xv[c]));
             }
         }
-        /* 16 scales sc[c*4 + r] = d_r * dx_c in one 512-bit multiply (and ms += m_r * sx_c) */
+        /* 16 scales sc[c*4 + r] = d_r * dx_c (and ms[c*4 + r] += m_r * sx_c). 256-bit vectors
+         * only: the tile stays valid AVX-512VL code and nothing 512-bit is passed around. */
         if (kind == K_Q41) {
-            /* [d0 m0 d1 m1 d2 m2 d3 m3] and [dx0 sx0 dx1 sx1 ...] as fp32 */
-            const __m512 wdm = _mm512_castps256_ps512(_mm256_cvtph_ps(
-                _mm_setr_epi32((int)ld32(g->w[0] + wo), (int)ld32(g->w[1] + wo), (int)ld32(g->w[2] + wo),
-                               (int)ld32(g->w[3] + wo))));
-            const __m512 xds = _mm512_castps256_ps512(
-                _mm256_cvtph_ps(_mm_setr_epi32((int)xh[0], (int)xh[1], (int)xh[2], (int)xh[3])));
-            const __m512i ir = _mm512_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6);
-            const __m512i ic = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
-            const __m512i one = _mm512_set1_epi32(1);
-            const __m512 d = _mm512_permutexvar_ps(ir, wdm), m = _mm512_permutexvar_ps(_mm512_add_epi32(ir, one), wdm);
-            const __m512 dx = _mm512_permutexvar_ps(ic, xds), sx = _mm512_permutexvar_ps(_mm512_add_epi32(ic, one), xds);
-            _mm512_storeu_ps(sc, _mm512_mul_ps(d, dx));
-            ms = _mm512_fmadd_ps(m, sx, ms);
+            /* [d0 m0 d1 m1 d2 m2 d3 m3] and [dx0 sx0 dx1 sx1 dx2 sx2 dx3 sx3] as fp32 */
+            const __m256 wdm = _mm256_cvtph_ps(_mm_setr_epi32((int)ld32(g->w[0] + wo), (int)ld32(g->w[1] + wo),
+                                                              (int)ld32(g->w[2] + wo), (int)ld32(g->w[3] + wo)));
+            const __m256 xds = _mm256_cvtph_ps(_mm_setr_epi32((int)xh[0], (int)xh[1], (int)xh[2], (int)xh[3]));
+            const __m256 d = PERM(wdm, 0, 2, 4, 6, 0, 2, 4, 6), m = PERM(wdm, 1, 3, 5, 7, 1, 3, 5, 7);
+            _mm256_storeu_ps(sc, _mm256_mul_ps(d, PERM(xds, 0, 0, 0, 0, 2, 2, 2, 2)));
+            msa = _mm256_fmadd_ps(m, PERM(xds, 1, 1, 1, 1, 3, 3, 3, 3), msa);
+            if (C > 2) {
+                _mm256_storeu_ps(sc + 8, _mm256_mul_ps(d, PERM(xds, 4, 4, 4, 4, 6, 6, 6, 6)));
+                msb = _mm256_fmadd_ps(m, PERM(xds, 5, 5, 5, 5, 7, 7, 7, 7), msb);
+            }
         } else {
             const uint64_t D = (uint64_t)ld16(g->w[0] + wo) | (uint64_t)ld16(g->w[1] + wo) << 16 |
                                (uint64_t)ld16(g->w[2] + wo) << 32 | (uint64_t)ld16(g->w[3] + wo) << 48;
             const uint64_t X4 = (uint64_t)xh[0] | (uint64_t)xh[1] << 16 | (uint64_t)xh[2] << 32 | (uint64_t)xh[3] << 48;
-            const __m512 wd = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_set_epi64x(0, (long long)D)));
-            const __m512 xd = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_set_epi64x(0, (long long)X4)));
-            const __m512 d = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3), wd);
-            const __m512 dx = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), xd);
-            _mm512_storeu_ps(sc, _mm512_mul_ps(d, dx));
+            const __m256 wd = _mm256_cvtph_ps(_mm_set_epi64x(0, (long long)D));
+            const __m256 xd = _mm256_cvtph_ps(_mm_set_epi64x(0, (long long)X4));
+            const __m256 d = PERM(wd, 0, 1, 2, 3, 0, 1, 2, 3);
+            _mm256_storeu_ps(sc, _mm256_mul_ps(d, PERM(xd, 0, 0, 0, 0, 1, 1, 1, 1)));
+            if (C > 2) _mm256_storeu_ps(sc + 8, _mm256_mul_ps(d, PERM(xd, 2, 2, 2, 2, 3, 3, 3, 3)));
         }
 #pragma GCC unroll 4
         for (int r = 0; r < 4; r++) {
@@ -170,7 +171,8 @@ AI void qtile(const int kind, const int C, int nb, const rows4 *g, const uint8_t
         }
     }
     float m[16];
-    _mm512_storeu_ps(m, ms);
+    _mm256_storeu_ps(m, msa);
+    _mm256_storeu_ps(m + 8, msb);
 #pragma GCC unroll 4
     for (int c = 0; c < C; c++)
 #pragma GCC unroll 4

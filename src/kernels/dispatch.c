@@ -39,7 +39,9 @@ const ei_kernels *ei_kernels_best(void) {
             /* Only the first caller to publish prints, so the warning appears once. */
             const ei_kernels *expected = NULL;
             if (atomic_compare_exchange_strong(&g_best, &expected, best)) {
-                fprintf(stderr, "edgeinf: EI_ISA=%s is not available on this CPU/build; using %s\n",
+                fprintf(stderr,
+                        "edgeinf: EI_ISA=%s is unknown or not supported by this CPU/build "
+                        "(scalar|avx2|avx512); using %s\n",
                         want, best->isa);
                 return best;
             }

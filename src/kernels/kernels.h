@@ -12,7 +12,10 @@
 /* Y[t*ldy + n] = dot(row n of W, row t of X) for n in [n0, n1), t in [0, T).
  * W: rows of K elements of the weight type, row n starts at (const char*)W + n*ldw bytes.
  * X: T rows of K elements already in ei_act_type(weight type), row t at (const char*)X + t*ldx.
- * K is a multiple of 32 for block types. No allocation, no threads: callers split [n0,n1). */
+ * K is a multiple of 32 for block types. No allocation, no threads: callers split [n0,n1).
+ * Rows must be 2-byte aligned (4-byte for F32 data); nothing else is assumed about alignment.
+ * Each Y element is computed by the same operation sequence whatever [n0,n1) is, so results do
+ * not depend on how the rows are split between threads. */
 typedef void (*ei_matmul_fn)(int K, const void *W, size_t ldw, int n0, int n1,
                              const void *X, size_t ldx, int T, float *Y, size_t ldy);
 

@@ -163,8 +163,9 @@ static void matmul_q8_0(int K, const void *W, size_t ldw, int n0, int n1, const 
 /* ------------------------------------------------------------------ activation quantizers */
 
 static void quantize_act_f32(const float *x, void *y, int K) { memmove(y, x, (size_t)K * 4); }
-static void quantize_act_q8_0(const float *x, void *y, int K) { ei_quantize_row(EI_Q8_0, x, y, K); }
-static void quantize_act_q8_1(const float *x, void *y, int K) { ei_quantize_row(EI_Q8_1, x, y, K); }
+/* llama.cpp's x86 activation quantizer (see ei_quantize_row_act in types.h). */
+static void quantize_act_q8_0(const float *x, void *y, int K) { ei_quantize_row_act(EI_Q8_0, x, y, K); }
+static void quantize_act_q8_1(const float *x, void *y, int K) { ei_quantize_row_act(EI_Q8_1, x, y, K); }
 
 static const ei_kernels k_scalar = {
     .isa = "scalar",
