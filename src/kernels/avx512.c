@@ -100,6 +100,47 @@ enum { K_Q41, K_Q40, K_Q80 };
 
 #define PERM(v, a, b, c, d, e, f, g, h) _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(a, b, c, d, e, f, g, h))
 
+/* Scales of the tile for blocks b0 .. b0+n-1: sc[i*16 + c*4 + r] = d_r * dx_c, and (Q4_1) the
+ * m_r * sx_c terms accumulated into msa (lanes c*4 + r, c < 2) / msb (c >= 2). Done for a chunk of
+ * blocks ahead of the main loop so its broadcasts never wait on store-to-load forwarding.
+ * 256-bit vectors only: nothing 512-bit is passed around. */
+AI void qprep(const int kind, const int C, const rows4 *g, const uint8_t *const *x, int b0, int n,
+              float *sc, __m256 *msa, __m256 *msb) {
+    const size_t WB = kind == K_Q41 ? 20 : kind == K_Q40 ? 18 : 34;
+    const size_t XB = kind == K_Q41 ? 36 : 34;
+    for (int i = 0; i < n; i++) {
+        const size_t wo = (size_t)(b0 + i) * WB, xo = (size_t)(b0 + i) * XB;
+        uint32_t xh[4] = {0, 0, 0, 0}; /* activation block headers: [d s] (Q8_1) or [d] (Q8_0) */
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++) xh[c] = kind == K_Q41 ? ld32(x[c] + xo) : ld16(x[c] + xo);
+        float *s = sc + 16 * i;
+        if (kind == K_Q41) {
+            /* [d0 m0 d1 m1 d2 m2 d3 m3] and [dx0 sx0 dx1 sx1 dx2 sx2 dx3 sx3] as fp32 */
+            const __m256 wdm = _mm256_cvtph_ps(_mm_setr_epi32((int)ld32(g->w[0] + wo), (int)ld32(g->w[1] + wo),
+                                                              (int)ld32(g->w[2] + wo), (int)ld32(g->w[3] + wo)));
+            const __m256 xds = _mm256_cvtph_ps(_mm_setr_epi32((int)xh[0], (int)xh[1], (int)xh[2], (int)xh[3]));
+            const __m256 d = PERM(wdm, 0, 2, 4, 6, 0, 2, 4, 6), m = PERM(wdm, 1, 3, 5, 7, 1, 3, 5, 7);
+            _mm256_storeu_ps(s, _mm256_mul_ps(d, PERM(xds, 0, 0, 0, 0, 2, 2, 2, 2)));
+            *msa = _mm256_fmadd_ps(m, PERM(xds, 1, 1, 1, 1, 3, 3, 3, 3), *msa);
+            if (C > 2) {
+                _mm256_storeu_ps(s + 8, _mm256_mul_ps(d, PERM(xds, 4, 4, 4, 4, 6, 6, 6, 6)));
+                *msb = _mm256_fmadd_ps(m, PERM(xds, 5, 5, 5, 5, 7, 7, 7, 7), *msb);
+            }
+        } else {
+            const uint64_t D = (uint64_t)ld16(g->w[0] + wo) | (uint64_t)ld16(g->w[1] + wo) << 16 |
+                               (uint64_t)ld16(g->w[2] + wo) << 32 | (uint64_t)ld16(g->w[3] + wo) << 48;
+            const uint64_t X4 = (uint64_t)xh[0] | (uint64_t)xh[1] << 16 | (uint64_t)xh[2] << 32 | (uint64_t)xh[3] << 48;
+            const __m256 wd = _mm256_cvtph_ps(_mm_set_epi64x(0, (long long)D));
+            const __m256 xd = _mm256_cvtph_ps(_mm_set_epi64x(0, (long long)X4));
+            const __m256 d = PERM(wd, 0, 1, 2, 3, 0, 1, 2, 3);
+            _mm256_storeu_ps(s, _mm256_mul_ps(d, PERM(xd, 0, 0, 0, 0, 1, 1, 1, 1)));
+            if (C > 2) _mm256_storeu_ps(s + 8, _mm256_mul_ps(d, PERM(xd, 2, 2, 2, 2, 3, 3, 3, 3)));
+        }
+    }
+}
+
+#define SCB 16 /* blocks per scale chunk */
+
 /* One tile: 4 weight rows (g) x C tokens (x[0..C-1]); y[c*4 + r] receives row r, token c. */
 AI void qtile(const int kind, const int C, int nb, const rows4 *g, const uint8_t *const *x,
               float *const *y) {
@@ -109,64 +150,38 @@ AI void qtile(const int kind, const int C, int nb, const rows4 *g, const uint8_t
     const char off = kind == K_Q41 ? 0 : kind == K_Q40 ? 8 : (char)-128; /* weight u8 offset */
     __m256 acc[4][4];
     __m256 msa = _mm256_setzero_ps(), msb = msa; /* lane c*4 + r (- 8): sum of m_r * sx_c (Q4_1) */
-    float sc[16];
+    float sc[SCB * 16];
 #pragma GCC unroll 4
     for (int r = 0; r < 4; r++)
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) acc[r][c] = _mm256_setzero_ps();
 
-    for (int b = 0; b < nb; b++) {
-        const size_t wo = (size_t)b * WB;
-        prefetch_next(g, wo);
-        __m256i xv[4], xc[4];
-        uint32_t xh[4] = {0, 0, 0, 0}; /* activation block headers: [d s] (Q8_1) or [d] (Q8_0) */
-#pragma GCC unroll 4
-        for (int c = 0; c < C; c++) {
-            const uint8_t *xb = x[c] + (size_t)b * XB;
-            xv[c] = ld256(xb + XQ);
-            if (kind == K_Q41) {
-                xh[c] = ld32(xb);
-                xc[c] = _mm256_setzero_si256();
-            } else {
-                xh[c] = ld16(xb);
-                /* -off * sum(x) per lane, exact */
-                xc[c] = _mm256_sub_epi32(_mm256_setzero_si256(),
-                                         _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(off), xv[c]));
-            }
-        }
-        /* 16 scales sc[c*4 + r] = d_r * dx_c (and ms[c*4 + r] += m_r * sx_c). 256-bit vectors
-         * only: the tile stays valid AVX-512VL code and nothing 512-bit is passed around. */
-        if (kind == K_Q41) {
-            /* [d0 m0 d1 m1 d2 m2 d3 m3] and [dx0 sx0 dx1 sx1 dx2 sx2 dx3 sx3] as fp32 */
-            const __m256 wdm = _mm256_cvtph_ps(_mm_setr_epi32((int)ld32(g->w[0] + wo), (int)ld32(g->w[1] + wo),
-                                                              (int)ld32(g->w[2] + wo), (int)ld32(g->w[3] + wo)));
-            const __m256 xds = _mm256_cvtph_ps(_mm_setr_epi32((int)xh[0], (int)xh[1], (int)xh[2], (int)xh[3]));
-            const __m256 d = PERM(wdm, 0, 2, 4, 6, 0, 2, 4, 6), m = PERM(wdm, 1, 3, 5, 7, 1, 3, 5, 7);
-            _mm256_storeu_ps(sc, _mm256_mul_ps(d, PERM(xds, 0, 0, 0, 0, 2, 2, 2, 2)));
-            msa = _mm256_fmadd_ps(m, PERM(xds, 1, 1, 1, 1, 3, 3, 3, 3), msa);
-            if (C > 2) {
-                _mm256_storeu_ps(sc + 8, _mm256_mul_ps(d, PERM(xds, 4, 4, 4, 4, 6, 6, 6, 6)));
-                msb = _mm256_fmadd_ps(m, PERM(xds, 5, 5, 5, 5, 7, 7, 7, 7), msb);
-            }
-        } else {
-            const uint64_t D = (uint64_t)ld16(g->w[0] + wo) | (uint64_t)ld16(g->w[1] + wo) << 16 |
-                               (uint64_t)ld16(g->w[2] + wo) << 32 | (uint64_t)ld16(g->w[3] + wo) << 48;
-            const uint64_t X4 = (uint64_t)xh[0] | (uint64_t)xh[1] << 16 | (uint64_t)xh[2] << 32 | (uint64_t)xh[3] << 48;
-            const __m256 wd = _mm256_cvtph_ps(_mm_set_epi64x(0, (long long)D));
-            const __m256 xd = _mm256_cvtph_ps(_mm_set_epi64x(0, (long long)X4));
-            const __m256 d = PERM(wd, 0, 1, 2, 3, 0, 1, 2, 3);
-            _mm256_storeu_ps(sc, _mm256_mul_ps(d, PERM(xd, 0, 0, 0, 0, 1, 1, 1, 1)));
-            if (C > 2) _mm256_storeu_ps(sc + 8, _mm256_mul_ps(d, PERM(xd, 2, 2, 2, 2, 3, 3, 3, 3)));
-        }
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++) {
-            __m256i w;
-            if (kind == K_Q80) w = _mm256_xor_si256(ld256(g->w[r] + wo + 2), _mm256_set1_epi8((char)-128));
-            else w = unpack_q4(g->w[r] + wo + (kind == K_Q41 ? 4 : 2));
+    for (int b0 = 0; b0 < nb; b0 += SCB) {
+        const int n = nb - b0 < SCB ? nb - b0 : SCB;
+        qprep(kind, C, g, x, b0, n, sc, &msa, &msb);
+        for (int i = 0; i < n; i++) {
+            const size_t wo = (size_t)(b0 + i) * WB, xo = (size_t)(b0 + i) * XB;
+            prefetch_next(g, wo);
+            __m256i xv[4], xc[4];
 #pragma GCC unroll 4
             for (int c = 0; c < C; c++) {
-                const __m256 p = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(xc[c], w, xv[c]));
-                acc[r][c] = _mm256_fmadd_ps(p, bcast_mem(&sc[c * 4 + r]), acc[r][c]);
+                xv[c] = ld256(x[c] + xo + XQ);
+                if (kind == K_Q41) xc[c] = _mm256_setzero_si256();
+                else /* -off * sum(x) per lane, exact */
+                    xc[c] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                             _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(off), xv[c]));
+            }
+            const float *s = sc + 16 * i;
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; r++) {
+                __m256i w;
+                if (kind == K_Q80) w = _mm256_xor_si256(ld256(g->w[r] + wo + 2), _mm256_set1_epi8((char)-128));
+                else w = unpack_q4(g->w[r] + wo + (kind == K_Q41 ? 4 : 2));
+#pragma GCC unroll 4
+                for (int c = 0; c < C; c++) {
+                    const __m256 p = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(xc[c], w, xv[c]));
+                    acc[r][c] = _mm256_fmadd_ps(p, bcast_mem(&s[c * 4 + r]), acc[r][c]);
+                }
             }
         }
     }
