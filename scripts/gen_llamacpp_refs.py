@@ -314,20 +314,24 @@ def main():
     lines += ["# " + p for p in provenance]
     lines += [f"# generation: {N_GEN} tokens of argmax over raw logits, no sampler, no "
               "repetition penalty, EOS not stopping; prompts tokenized with special tokens parsed",
-              "name\tprompt_ids\tgen_ids\tgen_text"]
+              "# gen_margins: at each step, llama.cpp's top-1 minus top-2 logit (a small margin is a "
+              "near-tie, where any change of summation order may flip the argmax)",
+              "name\tprompt_ids\tgen_ids\tgen_margins\tgen_text"]
     for name, text in GREEDY_PROMPTS:
         toks = eng.tokenize(text, True)
         eng.clear()
         logits = eng.forward(toks, 0, all_logits=False)
-        gen = []
+        gen, margins = [], []
         for step in range(N_GEN):
             nxt = int(np.argmax(logits))
+            top2 = np.partition(np.asarray(logits, dtype=np.float64), -2)[-2:]
+            margins.append(f"{top2[1] - top2[0]:.3f}")
             gen.append(nxt)
             if step + 1 < N_GEN:
                 logits = eng.forward([nxt], len(toks) + step, all_logits=False)
         gen_text = eng.detok(gen).decode("utf-8", errors="replace")
         lines.append("\t".join([name, ",".join(map(str, toks)), ",".join(map(str, gen)),
-                                tsv_escape(gen_text)]))
+                                ",".join(margins), tsv_escape(gen_text)]))
         print(f"{name}: {gen_text!r}")
     path = os.path.join(args.out_dir, "llamacpp_greedy.tsv")
     with open(path, "w", encoding="utf-8", newline="\n") as f:

@@ -162,6 +162,7 @@ static void attn_task(void *ctx, int ith, int nth) {
     const int H = in->n_head, G = in->n_head_kv, hd = in->head_dim, HD = H * hd;
     const int n_slots = s->plan.n_slots, cap = s->plan.ring_cap, S = j->kl.n_sink;
     const float scale = 1.0f / sqrtf((float)hd);
+    const int f16_kv = s->p.kv_type == EI_KV_F16;
     float *sc = s->scores + (size_t)ith * n_slots;
     const size_t layer_bytes = (size_t)n_slots * G * hd * s->kv_elem;
     const uint8_t *kc = (const uint8_t *)s->k_cache + (size_t)j->layer * layer_bytes;
@@ -171,6 +172,12 @@ static void attn_task(void *ctx, int ith, int nth) {
         const int t = item % j->T, h = item / j->T, g = h / (H / G);
         const int64_t p = j->kl.pos0 + t;
         const float *q = s->q + (size_t)t * HD + (size_t)h * hd;
+        float q16[512]; /* head_dim <= 512 (model.c) */
+        if (f16_kv) {
+            /* an f16 cache is read as f16 x f16 products, as llama.cpp does: round q once */
+            for (int i = 0; i < hd; i++) q16[i] = ei_fp16_to_fp32(ei_fp32_to_fp16(q[i]));
+            q = q16;
+        }
         /* sink keys: all S once the token is past the sink, else those up to itself */
         int n_s = p < S ? (int)p + 1 : S;
         const float *q_sink = p < S || !s->q_cache ? q : s->q_cache + (size_t)t * HD + (size_t)h * hd;
@@ -189,6 +196,8 @@ static void attn_task(void *ctx, int ith, int nth) {
         }
         const float inv = 1.0f / sum;
         for (int i = 0; i < n; i++) sc[i] *= inv;
+        if (f16_kv)
+            for (int i = 0; i < n; i++) sc[i] = ei_fp16_to_fp32(ei_fp32_to_fp16(sc[i]));
         float *out = s->att + (size_t)t * HD + (size_t)h * hd;
         memset(out, 0, (size_t)hd * sizeof *out);
         add_values(s, vc, 0, n_s, g, sc, out);
