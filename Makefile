@@ -22,6 +22,8 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/%)
 TOOLS    := $(BUILD)/edgeinf
+EVAL_SRC := $(wildcard tools/eval/*.c)
+EVAL_OBJ := $(EVAL_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all test test-asan model demo clean bench
 all: $(BUILD)/libedgeinf.a $(TOOLS) $(TESTS)
@@ -42,7 +44,11 @@ $(BUILD)/libedgeinf.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/edgeinf: $(BUILD)/tools/edgeinf.o $(BUILD)/libedgeinf.a
+$(BUILD)/edgeinf: $(BUILD)/tools/edgeinf.o $(EVAL_OBJ) $(BUILD)/libedgeinf.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# tests of the evaluation tool link its objects too (tools/eval/metrics.c, ...)
+$(BUILD)/test_metrics: $(BUILD)/tests/test_metrics.o $(filter-out $(BUILD)/tools/eval/eval.o,$(EVAL_OBJ)) $(BUILD)/libedgeinf.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/test_%: $(BUILD)/tests/test_%.o $(BUILD)/libedgeinf.a

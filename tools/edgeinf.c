@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "edgeinf.h"
+#include "eval/eval.h"
 
 static int die(const char *fmt, const char *a) {
     fprintf(stderr, "edgeinf: ");
@@ -344,6 +345,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "run") == 0) return cmd_run(argc - 2, argv + 2);
     if (strcmp(argv[1], "info") == 0) return cmd_info(argc - 2, argv + 2);
+    if (strcmp(argv[1], "eval") == 0) return eval_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "convert-llama2c") == 0) {
         if (argc != 5) { fprintf(stderr, "edgeinf: usage: edgeinf convert-llama2c CHECKPOINT TOKENIZER OUT.gguf\n"); return 2; }
         if (ei_convert_llama2c(argv[2], argv[3], argv[4])) return die("%s", ei_last_error());
