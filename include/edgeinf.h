@@ -110,6 +110,11 @@ int ei_profile_load_file(const char *path, ei_profile *p);
 /* Checks a profile against a model: positions S+W+L must fit the trained context, W must be a
  * multiple of L, sizes positive. -1 with the field that is wrong. */
 int ei_profile_check(const ei_profile *p, const ei_model *m);
+/* Shrinks a profile to a model whose trained context is shorter than the profile assumes (the
+ * built-ins are sized for 8K-context models): the full-KV budget is capped at the trained context,
+ * then window, sink and chunk are halved (window kept a multiple of chunk) until S+W+L fits.
+ * Returns 1 when something changed, 0 when the profile already fit. */
+int ei_profile_fit(ei_profile *p, const ei_model *m);
 /* Picks a profile for a task name ("chat", "summarize", "qa", "stream", or NULL) and input length. */
 const char *ei_profile_for_task(const char *task, int64_t prompt_tokens);
 
@@ -195,6 +200,8 @@ void ei_sampler_accept(ei_sampler *s, int32_t token);
 
 /* Peak resident set size of this process in bytes (from the OS). */
 uint64_t ei_peak_rss_bytes(void);
+/* Current resident set size of this process in bytes (0 when the OS does not say). */
+uint64_t ei_current_rss_bytes(void);
 /* Monotonic clock in seconds. */
 double ei_time_s(void);
 

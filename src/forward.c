@@ -130,79 +130,115 @@ typedef struct {
     key_layout kl;
 } attn_job;
 
-/* scores[j] = scale * q . key(slot) for n consecutive ring slots starting at `first` (wrapping). */
-static void score_keys(const ei_session *s, const uint8_t *kc, int first, int n, int g, const float *q,
-                       float scale, float *out) {
+/* One run of consecutive cache slots [first, first + n) of KV head g, in halves or floats. */
+static const void *kv_row(const ei_session *s, const uint8_t *cache, int slot, int g) {
     const int hd = s->m->info.head_dim, kvd = s->m->info.n_head_kv * hd;
-    const size_t row = (size_t)kvd * s->kv_elem, off = (size_t)g * hd * s->kv_elem;
-    const int f16 = s->p.kv_type == EI_KV_F16;
-    for (int j = 0; j < n; j++) {
-        const void *kp = kc + (size_t)(first + j) * row + off;
-        out[j] = scale * (f16 ? s->k->dot_f16_f32(kp, q, hd) : s->k->dot_f32(kp, q, hd));
-    }
+    return cache + ((size_t)slot * kvd + (size_t)g * hd) * s->kv_elem;
 }
 
-static void add_values(const ei_session *s, const uint8_t *vc, int first, int n, int g, const float *w, float *out) {
+/* S[r][j] = scale * Q_r . K_slot(first + j) for nq queries and n slots. */
+static void score_keys(const ei_session *s, const uint8_t *kc, int first, int n, int g, const float *Q, int nq,
+                       float scale, float *S, size_t ss) {
     const int hd = s->m->info.head_dim, kvd = s->m->info.n_head_kv * hd;
-    const size_t row = (size_t)kvd * s->kv_elem, off = (size_t)g * hd * s->kv_elem;
-    const int f16 = s->p.kv_type == EI_KV_F16;
-    for (int j = 0; j < n; j++) {
-        const void *vp = vc + (size_t)(first + j) * row + off;
-        if (f16) s->k->axpy_f16_f32(w[j], vp, out, hd);
-        else s->k->axpy_f32(w[j], vp, out, hd);
+    if (n <= 0) return;
+    if (s->p.kv_type == EI_KV_F16) {
+        s->k->attn_scores_f16(kv_row(s, kc, first, g), (size_t)kvd, n, Q, (size_t)hd, nq, hd, scale, S, ss);
+        return;
     }
+    for (int r = 0; r < nq; r++)
+        for (int j = 0; j < n; j++)
+            S[(size_t)r * ss + j] = scale * s->k->dot_f32(kv_row(s, kc, first + j, g), Q + (size_t)r * hd, hd);
 }
 
-/* Local attention of one (head, token): softmax over the sink keys (query rotated at its cache
- * position) and the ring keys up to the token itself (query rotated at its stream position). */
+/* O[r] += sum_j P[r][j] * V_slot(first + j). */
+static void add_values(const ei_session *s, const uint8_t *vc, int first, int n, int g, const float *P, size_t ps,
+                       int nq, float *O, size_t os) {
+    const int hd = s->m->info.head_dim, kvd = s->m->info.n_head_kv * hd;
+    if (n <= 0) return;
+    if (s->p.kv_type == EI_KV_F16) {
+        s->k->attn_values_f16(kv_row(s, vc, first, g), (size_t)kvd, n, P, ps, nq, hd, O, os);
+        return;
+    }
+    for (int r = 0; r < nq; r++)
+        for (int j = 0; j < n; j++) s->k->axpy_f32(P[(size_t)r * ps + j], kv_row(s, vc, first + j, g), O + (size_t)r * os, hd);
+}
+
+/* Local attention of a block of up to EI_ATTN_TOKENS tokens and the query heads that share KV head
+ * g (rows r = token * heads_per_group + head): every K/V row read serves all of them. A row's keys
+ * are the sink (query rotated at its cache position) and the ring up to its own token (query at its
+ * stream position). Scores are computed for the block's widest key range; keys past a row's own
+ * token get probability 0, which leaves its softmax and output exactly as if they were skipped. */
 static void attn_task(void *ctx, int ith, int nth) {
     attn_job *j = ctx;
     ei_session *s = j->s;
     const ei_model_info *in = &s->m->info;
-    const int H = in->n_head, G = in->n_head_kv, hd = in->head_dim, HD = H * hd;
+    const int H = in->n_head, G = in->n_head_kv, hd = in->head_dim, HD = H * hd, hpg = H / G;
     const int n_slots = s->plan.n_slots, cap = s->plan.ring_cap, S = j->kl.n_sink;
     const float scale = 1.0f / sqrtf((float)hd);
     const int f16_kv = s->p.kv_type == EI_KV_F16;
-    float *sc = s->scores + (size_t)ith * n_slots;
+    const int max_rows = EI_ATTN_TOKENS * hpg;
+    float *sc = s->scores + (size_t)ith * max_rows * (n_slots + 2 * hd);
+    float *q_ring = sc + (size_t)max_rows * n_slots, *q_sink = q_ring + (size_t)max_rows * hd;
     const size_t layer_bytes = (size_t)n_slots * G * hd * s->kv_elem;
     const uint8_t *kc = (const uint8_t *)s->k_cache + (size_t)j->layer * layer_bytes;
     const uint8_t *vc = (const uint8_t *)s->v_cache + (size_t)j->layer * layer_bytes;
-    /* items interleaved over threads: later tokens cost more (causal), interleaving balances that */
-    for (int item = ith; item < H * j->T; item += nth) {
-        const int t = item % j->T, h = item / j->T, g = h / (H / G);
-        const int64_t p = j->kl.pos0 + t;
-        const float *q = s->q + (size_t)t * HD + (size_t)h * hd;
-        float q16[512]; /* head_dim <= 512 (model.c) */
+    const int n_blocks = (j->T + EI_ATTN_TOKENS - 1) / EI_ATTN_TOKENS;
+    /* items interleaved over threads: later blocks cost more (causal), interleaving balances that */
+    for (int item = ith; item < n_blocks * G; item += nth) {
+        const int g = item % G, t0 = item / G * EI_ATTN_TOKENS;
+        const int nt = j->T - t0 < EI_ATTN_TOKENS ? j->T - t0 : EI_ATTN_TOKENS, rows = nt * hpg;
+        const int64_t p_last = j->kl.pos0 + t0 + nt - 1;
+        /* queries of the block; an f16 cache is read as f16 x f16 products, as llama.cpp does */
+        int sink_q_differs = 0;
+        for (int t = 0; t < nt; t++)
+            for (int hh = 0; hh < hpg; hh++) {
+                const size_t src = (size_t)(t0 + t) * HD + (size_t)(g * hpg + hh) * hd, dst = (size_t)(t * hpg + hh) * hd;
+                memcpy(q_ring + dst, s->q + src, (size_t)hd * sizeof(float));
+                const int64_t p = j->kl.pos0 + t0 + t;
+                const float *qs = p >= S && s->q_cache ? s->q_cache + src : s->q + src;
+                sink_q_differs |= qs != s->q + src;
+                memcpy(q_sink + dst, qs, (size_t)hd * sizeof(float));
+            }
         if (f16_kv) {
-            /* an f16 cache is read as f16 x f16 products, as llama.cpp does: round q once */
-            for (int i = 0; i < hd; i++) q16[i] = ei_fp16_to_fp32(ei_fp32_to_fp16(q[i]));
-            q = q16;
+            s->k->round_f16(q_ring, rows * hd);
+            s->k->round_f16(q_sink, rows * hd);
         }
-        /* sink keys: all S once the token is past the sink, else those up to itself */
-        int n_s = p < S ? (int)p + 1 : S;
-        const float *q_sink = p < S || !s->q_cache ? q : s->q_cache + (size_t)t * HD + (size_t)h * hd;
-        score_keys(s, kc, 0, n_s, g, q_sink, scale, sc);
-        /* ring keys from the oldest window token up to this token, in two pieces if they wrap */
-        int n_r = p >= S ? (int)(p - j->kl.ring_pos0 + 1) : 0;
-        int first = j->kl.ring_start, n1 = n_r < cap - first ? n_r : cap - first;
-        score_keys(s, kc, S + first, n1, g, q, scale, sc + n_s);
-        score_keys(s, kc, S, n_r - n1, g, q, scale, sc + n_s + n1);
-        const int n = n_s + n_r;
-        float mx = -INFINITY, sum = 0.0f;
-        for (int i = 0; i < n; i++) mx = sc[i] > mx ? sc[i] : mx;
-        for (int i = 0; i < n; i++) {
-            sc[i] = expf(sc[i] - mx);
-            sum += sc[i];
+        /* key ranges of the block's last token (the widest); row layout [sink | ring] */
+        const int n_s = p_last < S ? (int)p_last + 1 : S;
+        const int n_r = p_last >= S ? (int)(p_last - j->kl.ring_pos0 + 1) : 0;
+        const int first = j->kl.ring_start, n1 = n_r < cap - first ? n_r : cap - first, n = n_s + n_r;
+        const size_t ss = (size_t)n;
+        score_keys(s, kc, 0, n_s, g, sink_q_differs ? q_sink : q_ring, rows, scale, sc, ss);
+        score_keys(s, kc, S + first, n1, g, q_ring, rows, scale, sc + n_s, ss);
+        score_keys(s, kc, S, n_r - n1, g, q_ring, rows, scale, sc + n_s + n1, ss);
+        for (int r = 0; r < rows; r++) {
+            const int64_t p = j->kl.pos0 + t0 + r / hpg;
+            float *row = sc + (size_t)r * ss;
+            /* mask keys after this row's token: sink slots past p, ring slots past p */
+            const int valid_s = p < S ? (int)p + 1 : S, valid_r = p >= S ? (int)(p - j->kl.ring_pos0 + 1) : 0;
+            for (int i = valid_s; i < n_s; i++) row[i] = -INFINITY;
+            for (int i = n_s + valid_r; i < n; i++) row[i] = -INFINITY;
+            float mx = -INFINITY, sum = 0.0f;
+            for (int i = 0; i < n; i++) mx = row[i] > mx ? row[i] : mx;
+            for (int i = 0; i < n; i++) {
+                row[i] = expf(row[i] - mx);
+                sum += row[i];
+            }
+            const float inv = 1.0f / sum;
+            for (int i = 0; i < n; i++) row[i] *= inv;
+            if (f16_kv) s->k->round_f16(row, n);
+            float *out = s->att + (size_t)(t0 + r / hpg) * HD + (size_t)(g * hpg + r % hpg) * hd;
+            memset(out, 0, (size_t)hd * sizeof *out);
         }
-        const float inv = 1.0f / sum;
-        for (int i = 0; i < n; i++) sc[i] *= inv;
-        if (f16_kv)
-            for (int i = 0; i < n; i++) sc[i] = ei_fp16_to_fp32(ei_fp32_to_fp16(sc[i]));
-        float *out = s->att + (size_t)t * HD + (size_t)h * hd;
-        memset(out, 0, (size_t)hd * sizeof *out);
-        add_values(s, vc, 0, n_s, g, sc, out);
-        add_values(s, vc, S + first, n1, g, sc + n_s, out);
-        add_values(s, vc, S, n_r - n1, g, sc + n_s + n1, out);
+        /* outputs of the block's rows: row r of the block is token t0 + r / hpg, head g*hpg + r % hpg,
+         * which sit hd apart in s->att within a token (heads of a group are adjacent) */
+        for (int t = 0; t < nt; t++) {
+            float *out = s->att + (size_t)(t0 + t) * HD + (size_t)g * hpg * hd;
+            const float *P = sc + (size_t)t * hpg * ss;
+            add_values(s, vc, 0, n_s, g, P, ss, hpg, out, (size_t)hd);
+            add_values(s, vc, S + first, n1, g, P + n_s, ss, hpg, out, (size_t)hd);
+            add_values(s, vc, S, n_r - n1, g, P + n_s + n1, ss, hpg, out, (size_t)hd);
+        }
     }
 }
 

@@ -4,6 +4,9 @@
 #ifndef EI_PLAN_H
 #define EI_PLAN_H
 
+/* Tokens per attention work item: their queries share every K/V row read (plan: score buffers). */
+#define EI_ATTN_TOKENS 8
+
 #include <stddef.h>
 #include "model.h"
 

@@ -104,6 +104,21 @@ int ei_profile_check(const ei_profile *p, const ei_model *m) {
     return 0;
 }
 
+int ei_profile_fit(ei_profile *p, const ei_model *m) {
+    const int ctx = ei_model_get_info(m)->n_ctx_train;
+    int changed = 0;
+    if (p->full_kv_budget > ctx) p->full_kv_budget = ctx, changed = 1;
+    while ((int64_t)p->sink + p->window + p->chunk > ctx && (p->window > p->chunk || p->sink > 0 || p->chunk > 1)) {
+        if (p->window > p->chunk) p->window /= 2;
+        else if (p->sink > 0) p->sink /= 2;
+        else p->chunk /= 2, p->window = p->chunk;
+        p->window = p->window / p->chunk * p->chunk; /* stays a positive multiple of the chunk */
+        if (p->window < p->chunk) p->window = p->chunk;
+        changed = 1;
+    }
+    return changed;
+}
+
 const char *ei_profile_for_task(const char *task, int64_t prompt_tokens) {
     if (task && (!strcmp(task, "summarize") || !strcmp(task, "qa") || !strcmp(task, "stream") || !strcmp(task, "chat")))
         return task;

@@ -353,6 +353,84 @@ static void test_vec(const ei_kernels *k) {
     TEST_END(name);
 }
 
+/* ------------------------------------------------------------------ attention */
+
+/* Multi-query attention kernels against float64, and split invariance: computing the same keys in
+ * two calls (split at any key or query) must give bit-identical scores and outputs. */
+static void test_attn(const ei_kernels *k) {
+    static const int hds[] = {64, 8, 12, 128};
+    static const int ns[] = {1, 3, 4, 5, 17, 64};
+    static const int nqs[] = {1, 2, 3, 5};
+    char name[128];
+    snprintf(name, sizeof name, "kernels[%s]: attn_scores_f16, attn_values_f16, round_f16", k->isa);
+    TEST_BEGIN();
+    if (!k->attn_scores_f16 || !k->attn_values_f16 || !k->round_f16) {
+        CHECK(0, "missing");
+        TEST_END(name);
+        return;
+    }
+    for (size_t a = 0; a < sizeof hds / sizeof hds[0]; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)
+            for (size_t c = 0; c < sizeof nqs / sizeof nqs[0] && !check_failed_in_test; c++) {
+                const int hd = hds[a], n = ns[b], nq = nqs[c], ks = hd * 3 + 1; /* odd row stride */
+                ei_fp16 *K = malloc(sizeof *K * (size_t)n * ks), *V = malloc(sizeof *V * (size_t)n * ks);
+                float *Q = malloc(sizeof *Q * (size_t)nq * hd), *S = malloc(sizeof *S * (size_t)nq * n);
+                float *S2 = malloc(sizeof *S2 * (size_t)nq * n), *O = malloc(sizeof *O * (size_t)nq * hd);
+                float *O2 = malloc(sizeof *O2 * (size_t)nq * hd);
+                if (!K || !V || !Q || !S || !S2 || !O || !O2) {
+                    CHECK(0, "oom");
+                    free(K), free(V), free(Q), free(S), free(S2), free(O), free(O2);
+                    continue;
+                }
+                for (int i = 0; i < n * ks; i++) K[i] = ei_fp32_to_fp16(frand() * 3), V[i] = ei_fp32_to_fp16(frand() * 3);
+                for (int i = 0; i < nq * hd; i++) Q[i] = frand() * 2, O[i] = O2[i] = frand();
+                const float scale = 0.125f;
+                k->attn_scores_f16(K, (size_t)ks, n, Q, (size_t)hd, nq, hd, scale, S, (size_t)n);
+                for (int r = 0; r < nq; r++)
+                    for (int j = 0; j < n; j++) {
+                        double want = 0, mag = 0;
+                        for (int i = 0; i < hd; i++) {
+                            double t = (double)ei_fp16_to_fp32(K[(size_t)j * ks + i]) * Q[r * hd + i];
+                            want += t, mag += fabs(t);
+                        }
+                        want *= scale, mag *= scale;
+                        CHECK(fabs(S[r * n + j] - want) <= 1e-5 * mag + 1e-30, "scores hd=%d n=%d nq=%d r=%d j=%d: %.9g vs %.9g",
+                              hd, n, nq, r, j, S[r * n + j], want);
+                    }
+                /* split keys at n/2 and queries at nq/2: bit-identical */
+                const int jn = n / 2, rn = nq / 2;
+                k->attn_scores_f16(K, (size_t)ks, jn, Q, (size_t)hd, rn, hd, scale, S2, (size_t)n);
+                k->attn_scores_f16(K + (size_t)jn * ks, (size_t)ks, n - jn, Q, (size_t)hd, rn, hd, scale, S2 + jn, (size_t)n);
+                k->attn_scores_f16(K, (size_t)ks, n, Q + (size_t)rn * hd, (size_t)hd, nq - rn, hd, scale, S2 + (size_t)rn * n, (size_t)n);
+                CHECK(memcmp(S, S2, sizeof *S * (size_t)nq * n) == 0, "scores split hd=%d n=%d nq=%d", hd, n, nq);
+                /* values with S as the weights */
+                k->attn_values_f16(V, (size_t)ks, n, S, (size_t)n, nq, hd, O, (size_t)hd);
+                for (int r = 0; r < nq; r++)
+                    for (int i = 0; i < hd; i++) {
+                        double want = O2[r * hd + i], mag = fabs(want);
+                        for (int j = 0; j < n; j++) {
+                            double t = (double)S[r * n + j] * ei_fp16_to_fp32(V[(size_t)j * ks + i]);
+                            want += t, mag += fabs(t);
+                        }
+                        CHECK(fabs(O[r * hd + i] - want) <= 1e-5 * mag + 1e-30, "values hd=%d n=%d nq=%d r=%d i=%d: %.9g vs %.9g",
+                              hd, n, nq, r, i, O[r * hd + i], want);
+                    }
+                k->attn_values_f16(V, (size_t)ks, jn, S, (size_t)n, rn, hd, O2, (size_t)hd);
+                k->attn_values_f16(V + (size_t)jn * ks, (size_t)ks, n - jn, S + jn, (size_t)n, rn, hd, O2, (size_t)hd);
+                k->attn_values_f16(V, (size_t)ks, n, S + (size_t)rn * n, (size_t)n, nq - rn, hd, O2 + (size_t)rn * hd, (size_t)hd);
+                CHECK(memcmp(O, O2, sizeof *O * (size_t)nq * hd) == 0, "values split hd=%d n=%d nq=%d", hd, n, nq);
+                free(K), free(V), free(Q), free(S), free(S2), free(O), free(O2);
+            }
+    /* round_f16: identical to the scalar conversion, for every length's tail */
+    float x[37], y[37];
+    for (int i = 0; i < 37; i++) x[i] = y[i] = frand() * 1000;
+    x[3] = y[3] = 65519.0f, x[4] = y[4] = 1e-8f, x[5] = y[5] = -0.0f;
+    k->round_f16(x, 37);
+    for (int i = 0; i < 37; i++)
+        CHECK(memcmp(&x[i], &(float){ei_fp16_to_fp32(ei_fp32_to_fp16(y[i]))}, 4) == 0, "round_f16 i=%d: %.9g from %.9g", i, x[i], y[i]);
+    TEST_END(name);
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 static void test_dispatch(void) {
@@ -406,6 +484,7 @@ int main(void) {
         }
         test_quantize_act(k);
         test_vec(k);
+        test_attn(k);
         test_matmul(k);
     }
     CHECK_EXIT();

@@ -21,29 +21,45 @@ static int die(const char *fmt, const char *a) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: edgeinf run -m MODEL (-p PROMPT | -f FILE) [options]\n"
+            "       edgeinf plan -m MODEL [--profile NAME] [--mode full|infinite] [options]\n"
             "       edgeinf info -m MODEL\n"
+            "       edgeinf eval (longbench|passkey|needle|ppl|qmsum|report) ...   (edgeinf eval --help)\n"
             "       edgeinf convert-llama2c CHECKPOINT TOKENIZER OUT.gguf\n"
             "run options:\n"
-            "  -n N                tokens to generate (default 128)\n"
+            "  -n N                tokens to generate (default: the profile's max_new_tokens)\n"
             "  --chat              wrap the prompt in the model's chat template\n"
             "  --system TEXT       system message for --chat\n"
             "  --temp T            temperature, 0 = greedy (default 0.8)\n"
             "  --top-k K --top-p P --min-p P --repeat-penalty R --repeat-last-n N --seed S\n"
             "  -t N                threads (default 2)\n"
-            "  --ctx N             context size in tokens (default: prompt + N, at most the trained context)\n"
-            "  --chunk N           tokens per prefill step (default 128)\n"
-            "  --kv f16|f32        KV cache type (default f16)\n"
             "  --ignore-eos        do not stop at end-of-generation tokens\n"
-            "  --bos               prepend BOS even if the model does not ask for it\n");
+            "  --bos               prepend BOS even if the model does not ask for it\n"
+            "long inputs (EdgeInfinite, method.md sections 2, 3, 6, 7):\n"
+            "  --mode auto|full|infinite   auto: full attention when prompt + N fit the profile's\n"
+            "                      full-KV budget, else EdgeInfinite (default auto)\n"
+            "  --task NAME         chat|summarize|qa|stream: picks the profile (default by input length)\n"
+            "  --profile NAME      a built-in profile: chat, summarize, qa, stream\n"
+            "  --profile-file F    override profile fields from a 'key = value' file\n"
+            "  --chunk L --sink S --window W   override the profile's segment, sink and window sizes\n"
+            "  --update linear|delta  memory update rule;  --kv f16|f32  KV cache type\n"
+            "  --gate FILE         memory gate adapter (GGUF); without it the gate is closed and the\n"
+            "                      memory is not read (= StreamingLLM)\n"
+            "  --gate-const G      constant gate value in [0, 1] (experiments; memory is read)\n"
+            "  --freeze-memory     drop evicted tokens instead of compressing them\n"
+            "  --ctx N             full attention: KV positions (default prompt + N, at most the trained context)\n");
 }
 
 /* ------------------------------------------------------------ arguments */
 
 typedef struct {
     const char *model, *prompt, *file, *system;
-    int n_predict, chat, threads, ctx, chunk, ignore_eos, force_bos;
-    ei_kv_type kv;
+    int n_predict, chat, threads, ctx, ignore_eos, force_bos;
     ei_sampler_params sp;
+    /* long-input path: -1 / NULL = take the profile's value */
+    const char *profile, *profile_file, *task, *gate;
+    ei_mode mode;
+    int chunk, sink, window, update, kv, freeze_memory;
+    float gate_const;
 } run_args;
 
 static int parse_int(const char *flag, const char *v, long lo, long hi, int *out) {
@@ -70,12 +86,13 @@ static int parse_float(const char *flag, const char *v, float lo, float hi, floa
     return 0;
 }
 
-static int parse_run_args(int argc, char **argv, run_args *a) {
+static int parse_run_args(int argc, char **argv, run_args *a, int need_prompt) {
     memset(a, 0, sizeof *a);
-    a->n_predict = 128;
+    a->n_predict = -1;
     a->threads = 2;
-    a->chunk = 128;
-    a->kv = EI_KV_F16;
+    a->chunk = a->sink = a->window = a->update = a->kv = -1;
+    a->gate_const = -1.0f;
+    a->mode = EI_MODE_AUTO;
     a->sp = ei_sampler_default_params();
     for (int i = 0; i < argc; i++) {
         const char *f = argv[i];
@@ -86,11 +103,14 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
         if (IS("--chat")) { a->chat = 1; takes = 0; ok = 1; }
         else if (IS("--ignore-eos")) { a->ignore_eos = 1; takes = 0; ok = 1; }
         else if (IS("--bos")) { a->force_bos = 1; takes = 0; ok = 1; }
+        else if (IS("--freeze-memory")) { a->freeze_memory = 1; takes = 0; ok = 1; }
         else if (IS("-h") || IS("--help")) { usage(stdout); exit(0); }
         else if (!has_v) {
             if (IS("-m") || IS("-p") || IS("-f") || IS("-n") || IS("-t") || IS("--temp") || IS("--ctx") ||
                 IS("--chunk") || IS("--system") || IS("--top-k") || IS("--top-p") || IS("--min-p") ||
-                IS("--repeat-penalty") || IS("--repeat-last-n") || IS("--seed") || IS("--kv")) {
+                IS("--repeat-penalty") || IS("--repeat-last-n") || IS("--seed") || IS("--kv") || IS("--mode") ||
+                IS("--task") || IS("--profile") || IS("--profile-file") || IS("--sink") || IS("--window") ||
+                IS("--update") || IS("--gate") || IS("--gate-const")) {
                 fprintf(stderr, "edgeinf: %s needs a value\n", f);
                 return -1;
             }
@@ -105,6 +125,25 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
         else if (IS("-t")) ok = !parse_int(f, v, 1, 64, &a->threads);
         else if (IS("--ctx")) ok = !parse_int(f, v, 1, 1 << 24, &a->ctx);
         else if (IS("--chunk")) ok = !parse_int(f, v, 1, 8192, &a->chunk);
+        else if (IS("--sink")) ok = !parse_int(f, v, 0, 1 << 20, &a->sink);
+        else if (IS("--window")) ok = !parse_int(f, v, 1, 1 << 20, &a->window);
+        else if (IS("--task")) { a->task = v; ok = 1; }
+        else if (IS("--profile")) { a->profile = v; ok = 1; }
+        else if (IS("--profile-file")) { a->profile_file = v; ok = 1; }
+        else if (IS("--gate")) { a->gate = v; ok = 1; }
+        else if (IS("--gate-const")) ok = !parse_float(f, v, 0, 1, &a->gate_const);
+        else if (IS("--mode")) {
+            if (!strcmp(v, "auto")) a->mode = EI_MODE_AUTO;
+            else if (!strcmp(v, "full")) a->mode = EI_MODE_FULL;
+            else if (!strcmp(v, "infinite")) a->mode = EI_MODE_INFINITE;
+            else { fprintf(stderr, "edgeinf: --mode expects auto, full or infinite, got '%s'\n", v); return -1; }
+            ok = 1;
+        } else if (IS("--update")) {
+            if (!strcmp(v, "linear")) a->update = EI_UPDATE_LINEAR;
+            else if (!strcmp(v, "delta")) a->update = EI_UPDATE_DELTA;
+            else { fprintf(stderr, "edgeinf: --update expects linear or delta, got '%s'\n", v); return -1; }
+            ok = 1;
+        }
         else if (IS("--temp")) ok = !parse_float(f, v, 0, 100, &a->sp.temperature);
         else if (IS("--top-k")) ok = !parse_int(f, v, 0, 1 << 24, &a->sp.top_k);
         else if (IS("--top-p")) ok = !parse_float(f, v, 0, 1, &a->sp.top_p);
@@ -129,7 +168,7 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
         i += takes;
     }
     if (!a->model) { fprintf(stderr, "edgeinf: -m MODEL is required\n"); return -1; }
-    if (!!a->prompt + !!a->file != 1) { fprintf(stderr, "edgeinf: give exactly one of -p PROMPT or -f FILE\n"); return -1; }
+    if (need_prompt && !!a->prompt + !!a->file != 1) { fprintf(stderr, "edgeinf: give exactly one of -p PROMPT or -f FILE\n"); return -1; }
     return 0;
 }
 
@@ -157,6 +196,83 @@ static char *read_file(const char *path, size_t *len) {
     return buf;
 }
 
+/* ------------------------------------------------------- profile + path */
+
+/* What a request runs with: the profile (after file and flag overrides), the path routing chose
+ * and why, the session parameters, and the gate adapter if one was given. */
+typedef struct {
+    ei_profile prof;
+    ei_mode path;
+    char why[256];
+    int n_predict;
+    ei_session_params sp;
+    ei_gate *gate;
+} run_setup;
+
+/* n_tok < 0: no prompt (plan). Returns 0, or 1 after printing a one-line error. */
+static int setup_run(const run_args *a, const ei_model *m, int64_t n_tok, run_setup *r) {
+    const ei_model_info *in = ei_model_get_info(m);
+    memset(r, 0, sizeof *r);
+    if (a->task && ei_profile_builtin(a->task, &r->prof)) {
+        fprintf(stderr, "edgeinf: --task '%s' is unknown (tasks: chat, summarize, qa, stream)\n", a->task);
+        return 1;
+    }
+    const char *name = a->profile ? a->profile : ei_profile_for_task(a->task, n_tok < 0 ? 0 : n_tok);
+    if (ei_profile_builtin(name, &r->prof)) return die("--profile: %s", ei_last_error());
+    /* a profile picked automatically adapts to a short-context model; one named explicitly must fit */
+    if (!a->profile && ei_profile_fit(&r->prof, m))
+        fprintf(stderr, "edgeinf: profile %s scaled down to the model's trained context of %d tokens\n", r->prof.name,
+                in->n_ctx_train);
+    if (a->profile_file && ei_profile_load_file(a->profile_file, &r->prof)) return die("%s", ei_last_error());
+    if (a->chunk > 0) r->prof.chunk = a->chunk;
+    if (a->sink >= 0) r->prof.sink = a->sink;
+    if (a->window > 0) r->prof.window = a->window;
+    if (a->update >= 0) r->prof.update = (ei_update_rule)a->update;
+    if (a->kv >= 0) r->prof.kv_type = (ei_kv_type)a->kv;
+    if (ei_profile_check(&r->prof, m)) return die("%s", ei_last_error());
+    r->n_predict = a->n_predict >= 0 ? a->n_predict : r->prof.max_new_tokens;
+    if (a->gate && a->gate_const >= 0) return die("%s", "give --gate FILE or --gate-const G, not both");
+
+    int64_t n_ctx;
+    if (n_tok < 0) { /* a plan: EdgeInfinite unless full attention is asked for */
+        r->path = a->mode == EI_MODE_FULL ? EI_MODE_FULL : EI_MODE_INFINITE;
+        snprintf(r->why, sizeof r->why, "%s", r->path == EI_MODE_FULL ? "full attention (requested)" : "EdgeInfinite");
+        n_ctx = a->ctx ? a->ctx : r->prof.full_kv_budget;
+    } else {
+        r->path = ei_route(&r->prof, a->mode, n_tok, r->n_predict, r->why, sizeof r->why);
+        n_ctx = a->ctx ? a->ctx : n_tok + r->n_predict;
+        if (!a->ctx && n_ctx > in->n_ctx_train) n_ctx = in->n_ctx_train;
+        if (r->path == EI_MODE_FULL && n_tok > n_ctx) {
+            fprintf(stderr,
+                    "edgeinf: prompt is %lld tokens, longer than the context of %lld tokens (use --mode infinite or auto, or --ctx)\n",
+                    (long long)n_tok, (long long)n_ctx);
+            return 1;
+        }
+    }
+    r->sp = ei_session_params_for(&r->prof, r->path, (int)n_ctx, a->threads);
+    r->sp.gate_const = a->gate_const;
+    r->sp.freeze_memory = a->freeze_memory;
+    if (a->gate) {
+        r->gate = ei_gate_load(a->gate, m);
+        if (!r->gate) return die("%s", ei_last_error());
+        r->sp.gate = r->gate;
+    }
+    return 0;
+}
+
+static void describe_setup(const run_setup *r) {
+    const ei_profile *p = &r->prof;
+    fprintf(stderr, "edgeinf: profile %s: chunk %d, sink %d, window %d, full-KV budget %d, %s memory, %s KV\n", p->name,
+            p->chunk, p->sink, p->window, p->full_kv_budget, p->update == EI_UPDATE_DELTA ? "delta" : "linear",
+            p->kv_type == EI_KV_F16 ? "f16" : "f32");
+    fprintf(stderr, "edgeinf: path: %s\n", r->why);
+    if (r->path != EI_MODE_INFINITE) return;
+    if (r->sp.freeze_memory) fprintf(stderr, "edgeinf: memory: frozen (evicted tokens are dropped)\n");
+    else if (r->gate) fprintf(stderr, "edgeinf: memory: read through the gate adapter (%lld parameters)\n", (long long)ei_gate_n_params(r->gate));
+    else if (r->sp.gate_const >= 0) fprintf(stderr, "edgeinf: memory: read with a constant gate %g\n", (double)r->sp.gate_const);
+    else fprintf(stderr, "edgeinf: memory: not read (no --gate: the gate is closed, = StreamingLLM)\n");
+}
+
 /* ------------------------------------------------------------- progress */
 
 typedef struct { double t0; int shown; } progress_state;
@@ -177,7 +293,7 @@ static void progress_bar(void *user, int64_t done, int64_t total) {
 
 static int cmd_run(int argc, char **argv) {
     run_args a;
-    if (parse_run_args(argc, argv, &a)) return 2;
+    if (parse_run_args(argc, argv, &a, 1)) return 2;
     char *text = NULL, *wrapped = NULL;
     size_t len = 0;
     if (a.file) {
@@ -201,6 +317,8 @@ static int cmd_run(int argc, char **argv) {
     ei_session *s = NULL;
     ei_sampler *smp = NULL;
     ei_text_stream *ts = NULL;
+    run_setup rs;
+    memset(&rs, 0, sizeof rs);
     if (a.chat) {
         int64_t need = ei_chat_format(m, a.system, text, NULL, 0);
         if (need < 0) { die("%s", ei_last_error()); goto out; }
@@ -221,18 +339,11 @@ static int cmd_run(int argc, char **argv) {
     toks = malloc((size_t)n_tok * sizeof *toks);
     if (!toks) goto oom;
     ei_tokenize(m, text, len, add_bos, a.chat, toks, n_tok);
-    int64_t want_ctx = a.ctx ? a.ctx : n_tok + a.n_predict;
-    if (want_ctx > in->n_ctx_train && !a.ctx) want_ctx = in->n_ctx_train;
-    if (n_tok > want_ctx) {
-        fprintf(stderr, "edgeinf: prompt is %lld tokens, longer than the context of %lld tokens (use --ctx, or a longer-context model)\n",
-                (long long)n_tok, (long long)want_ctx);
-        goto out;
-    }
-    ei_session_params sp = ei_session_default_params();
-    sp.n_ctx = (int)want_ctx;
-    sp.n_chunk = a.chunk;
-    sp.n_threads = a.threads;
-    sp.kv_type = a.kv;
+    if (setup_run(&a, m, n_tok, &rs)) goto out;
+    describe_setup(&rs);
+    const ei_session_params sp = rs.sp;
+    const int n_predict = rs.n_predict;
+    const double rss_before_mb = (double)ei_current_rss_bytes() / (1024.0 * 1024.0);
     s = ei_session_new(m, &sp);
     if (!s) { die("%s", ei_last_error()); goto out; }
     smp = ei_sampler_new(&a.sp, in->n_vocab);
@@ -251,14 +362,14 @@ static int cmd_run(int argc, char **argv) {
     char piece[512];
     int n_gen = 0;
     double t_dec0 = t_first;
-    while (n_gen < a.n_predict) {
+    while (n_gen < n_predict) {
         if (!a.ignore_eos && ei_token_is_eog(m, next)) break;
         int k = ei_text_stream_push(ts, next, piece, sizeof piece);
         if (k > 0) { fwrite(piece, 1, (size_t)k, stdout); fflush(stdout); }
         n_gen++;
         ei_sampler_accept(smp, next);
-        if (n_gen == a.n_predict) break;
-        if (ei_session_n_past(s) >= sp.n_ctx) {
+        if (n_gen == n_predict) break;
+        if (!sp.infinite && ei_session_n_past(s) >= sp.n_ctx) {
             fprintf(stderr, "\nedgeinf: context of %d tokens is full; stopping\n", sp.n_ctx);
             break;
         }
@@ -279,11 +390,23 @@ static int cmd_run(int argc, char **argv) {
             a.threads, (t_tok0 - t_start) * 1e3);
     fprintf(stderr, "edgeinf: prompt %lld tokens, TTFT %.1f ms (tokenization included), prefill %.1f tok/s\n",
             (long long)n_tok, ttft_ms, n_tok / prefill_s);
-    fprintf(stderr, "edgeinf: generated %d tokens, decode %.1f tok/s, peak RSS %.1f MB\n", n_gen, dec_rate, rss_mb);
+    fprintf(stderr, "edgeinf: generated %d tokens, decode %.1f tok/s, peak RSS %.1f MB (session arena %.1f MB)\n", n_gen,
+            dec_rate, rss_mb, (double)ei_session_arena_bytes(s) / (1024.0 * 1024.0));
+    ei_memory_stats ms;
+    ei_session_memory_stats(s, &ms);
+    if (sp.infinite)
+        fprintf(stderr, "edgeinf: cache: %lld sink + %lld window tokens, %lld tokens in memory (|M| max %.3g, |z| max %.3g%s)\n",
+                (long long)ms.n_sink, (long long)ms.n_window, (long long)ms.n_memory, ms.m_norm_max, ms.z_norm_max,
+                ms.non_finite ? ", NON-FINITE VALUES" : "");
     fprintf(stderr,
             "edgeinf: stats {\"prompt_tokens\":%lld,\"ttft_ms\":%.3f,\"prefill_tok_s\":%.3f,\"decode_tokens\":%d,"
-            "\"decode_tok_s\":%.3f,\"peak_rss_mb\":%.2f,\"threads\":%d,\"isa\":\"%s\"}\n",
-            (long long)n_tok, ttft_ms, n_tok / prefill_s, n_gen, dec_rate, rss_mb, a.threads, ei_isa());
+            "\"decode_tok_s\":%.3f,\"peak_rss_mb\":%.2f,\"rss_before_session_mb\":%.2f,\"arena_mb\":%.3f,"
+            "\"threads\":%d,\"isa\":\"%s\",\"path\":\"%s\",\"profile\":\"%s\",\"memory_tokens\":%lld,"
+            "\"m_norm_max\":%.6g,\"z_norm_max\":%.6g,\"non_finite\":%d}\n",
+            (long long)n_tok, ttft_ms, n_tok / prefill_s, n_gen, dec_rate, rss_mb, rss_before_mb,
+            (double)ei_session_arena_bytes(s) / (1024.0 * 1024.0), a.threads, ei_isa(),
+            sp.infinite ? "infinite" : "full", rs.prof.name, (long long)ms.n_memory, ms.m_norm_max, ms.z_norm_max,
+            ms.non_finite);
     rc = 0;
     goto out;
 oom:
@@ -292,9 +415,47 @@ out:
     ei_text_stream_free(ts);
     ei_sampler_free(smp);
     ei_session_free(s);
+    ei_gate_free(rs.gate);
     free(toks);
     free(text);
     free(wrapped);
+    ei_model_free(m);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- plan */
+
+/* Prints every buffer a session of this profile allocates (one arena, method.md section 6) and
+ * what the process should hold resident: the mapped weights plus the arena. */
+static int cmd_plan(int argc, char **argv) {
+    run_args a;
+    if (parse_run_args(argc, argv, &a, 0)) return 2;
+    ei_model *m = ei_model_load(a.model);
+    if (!m) return die("%s", ei_last_error());
+    run_setup rs;
+    int rc = 1;
+    if (setup_run(&a, m, -1, &rs)) goto out;
+    describe_setup(&rs);
+    ei_plan_entry e[64];
+    size_t total = 0;
+    int n = ei_plan_describe(m, &rs.sp, e, 64, &total);
+    if (n < 0) { die("%s", ei_last_error()); goto out; }
+    const ei_model_info *in = ei_model_get_info(m);
+    if (rs.sp.infinite)
+        printf("plan: %s, EdgeInfinite, %d sink + %d window + %d segment positions per layer, %d threads\n", rs.prof.name,
+               rs.sp.n_sink, rs.sp.n_window, rs.sp.n_chunk, rs.sp.n_threads);
+    else
+        printf("plan: %s, full attention, %d positions per layer, chunk %d, %d threads\n", rs.prof.name, rs.sp.n_ctx,
+               rs.sp.n_chunk, rs.sp.n_threads);
+    for (int i = 0; i < n && i < 64; i++) printf("  %-44s %12zu bytes  %9.3f MiB\n", e[i].name, e[i].bytes, e[i].bytes / 1048576.0);
+    printf("  %-44s %12zu bytes  %9.3f MiB  (one allocation at session creation)\n", "session arena total", total, total / 1048576.0);
+    printf("  %-44s %12llu bytes  %9.3f MiB  (memory-mapped, read-only)\n", "model file (weights)", (unsigned long long)in->file_bytes,
+           in->file_bytes / 1048576.0);
+    printf("  %-44s %12llu bytes  %9.3f MiB\n", "resident after a run (weights + arena)", (unsigned long long)(in->file_bytes + total),
+           (in->file_bytes + total) / 1048576.0);
+    rc = 0;
+out:
+    ei_gate_free(rs.gate);
     ei_model_free(m);
     return rc;
 }
@@ -345,6 +506,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "run") == 0) return cmd_run(argc - 2, argv + 2);
     if (strcmp(argv[1], "info") == 0) return cmd_info(argc - 2, argv + 2);
+    if (strcmp(argv[1], "plan") == 0) return cmd_plan(argc - 2, argv + 2);
     if (strcmp(argv[1], "eval") == 0) return eval_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "convert-llama2c") == 0) {
         if (argc != 5) { fprintf(stderr, "edgeinf: usage: edgeinf convert-llama2c CHECKPOINT TOKENIZER OUT.gguf\n"); return 2; }
@@ -356,6 +518,6 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    fprintf(stderr, "edgeinf: unknown command '%s' (commands: run, info, convert-llama2c; see edgeinf --help)\n", argv[1]);
+    fprintf(stderr, "edgeinf: unknown command '%s' (commands: run, plan, info, eval, convert-llama2c; see edgeinf --help)\n", argv[1]);
     return 2;
 }

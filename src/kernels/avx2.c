@@ -104,6 +104,105 @@ static void axpy_f16_f32(float a, const ei_fp16 *x, float *y, int n) {
     for (; i < n; i++) y[i] = fmaf(a, h2f(x[i]), y[i]);
 }
 
+/* Scores in 2-query x 4-key register tiles (8 accumulators; one horizontal reduction per 4 keys).
+ * Tails repeat the last key / query instead of taking another path, so every score goes through
+ * the same instructions. */
+static void attn_scores_f16(const ei_fp16 *K, size_t ks, int n, const float *Q, size_t qs, int nq, int hd, float scale,
+                            float *S, size_t ss) {
+    if (hd % 8) {
+        for (int r = 0; r < nq; r++)
+            for (int j = 0; j < n; j++) S[(size_t)r * ss + j] = scale * dot_f16_f32(K + (size_t)j * ks, Q + (size_t)r * qs, hd);
+        return;
+    }
+    const __m128 vs = _mm_set1_ps(scale);
+    for (int r = 0; r < nq; r += 2) {
+        const float *q0 = Q + (size_t)r * qs, *q1 = Q + (size_t)(r + 1 < nq ? r + 1 : r) * qs;
+        for (int j = 0; j < n; j += 4) {
+            const ei_fp16 *k[4];
+            for (int c = 0; c < 4; c++) k[c] = K + (size_t)(j + c < n ? j + c : n - 1) * ks;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            for (int i = 0; i < hd; i += 8) {
+                const __m256 x0 = _mm256_loadu_ps(q0 + i), x1 = _mm256_loadu_ps(q1 + i);
+                __m256 kv = ld_f16x8(k[0] + i);
+                a0 = _mm256_fmadd_ps(kv, x0, a0);
+                b0 = _mm256_fmadd_ps(kv, x1, b0);
+                kv = ld_f16x8(k[1] + i);
+                a1 = _mm256_fmadd_ps(kv, x0, a1);
+                b1 = _mm256_fmadd_ps(kv, x1, b1);
+                kv = ld_f16x8(k[2] + i);
+                a2 = _mm256_fmadd_ps(kv, x0, a2);
+                b2 = _mm256_fmadd_ps(kv, x1, b2);
+                kv = ld_f16x8(k[3] + i);
+                a3 = _mm256_fmadd_ps(kv, x0, a3);
+                b3 = _mm256_fmadd_ps(kv, x1, b3);
+            }
+            const __m256 ha = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+            const __m256 hb = _mm256_hadd_ps(_mm256_hadd_ps(b0, b1), _mm256_hadd_ps(b2, b3));
+            float out[8];
+            _mm_storeu_ps(out, _mm_mul_ps(_mm_add_ps(_mm256_castps256_ps128(ha), _mm256_extractf128_ps(ha, 1)), vs));
+            _mm_storeu_ps(out + 4, _mm_mul_ps(_mm_add_ps(_mm256_castps256_ps128(hb), _mm256_extractf128_ps(hb, 1)), vs));
+            for (int c = 0; c < 4 && j + c < n; c++) {
+                S[(size_t)r * ss + j + c] = out[c];
+                if (r + 1 < nq) S[(size_t)(r + 1) * ss + j + c] = out[4 + c];
+            }
+        }
+    }
+}
+
+/* Values in 2-query x 32-float tiles (8 accumulators held across all keys); each V row is
+ * converted once per tile and used for both queries. One FMA per (query, key, element), keys in
+ * order, whatever the tiling. */
+static void attn_values_f16(const ei_fp16 *V, size_t vs, int n, const float *P, size_t ps, int nq, int hd, float *O,
+                            size_t os) {
+    if (hd % 8) {
+        for (int r = 0; r < nq; r++)
+            for (int j = 0; j < n; j++) axpy_f16_f32(P[(size_t)r * ps + j], V + (size_t)j * vs, O + (size_t)r * os, hd);
+        return;
+    }
+    for (int r = 0; r < nq; r += 2) {
+        const int two = r + 1 < nq;
+        const float *p0 = P + (size_t)r * ps, *p1 = P + (size_t)(two ? r + 1 : r) * ps;
+        float *o0 = O + (size_t)r * os, *o1 = O + (size_t)(two ? r + 1 : r) * os;
+        int i0 = 0;
+        for (; i0 + 32 <= hd; i0 += 32) {
+            __m256 a[4], b[4];
+            for (int c = 0; c < 4; c++) {
+                a[c] = _mm256_loadu_ps(o0 + i0 + 8 * c);
+                b[c] = _mm256_loadu_ps(o1 + i0 + 8 * c);
+            }
+            for (int j = 0; j < n; j++) {
+                const __m256 w0 = _mm256_set1_ps(p0[j]), w1 = _mm256_set1_ps(p1[j]);
+                const ei_fp16 *v = V + (size_t)j * vs + i0;
+                for (int c = 0; c < 4; c++) {
+                    const __m256 x = ld_f16x8(v + 8 * c);
+                    a[c] = _mm256_fmadd_ps(x, w0, a[c]);
+                    b[c] = _mm256_fmadd_ps(x, w1, b[c]);
+                }
+            }
+            /* store the second query first: with an odd nq both point at the same row */
+            for (int c = 0; c < 4; c++) _mm256_storeu_ps(o1 + i0 + 8 * c, b[c]);
+            for (int c = 0; c < 4; c++) _mm256_storeu_ps(o0 + i0 + 8 * c, a[c]);
+        }
+        for (; i0 < hd; i0 += 8) {
+            __m256 a = _mm256_loadu_ps(o0 + i0), b = _mm256_loadu_ps(o1 + i0);
+            for (int j = 0; j < n; j++) {
+                const __m256 x = ld_f16x8(V + (size_t)j * vs + i0);
+                a = _mm256_fmadd_ps(x, _mm256_set1_ps(p0[j]), a);
+                b = _mm256_fmadd_ps(x, _mm256_set1_ps(p1[j]), b);
+            }
+            _mm256_storeu_ps(o1 + i0, b);
+            _mm256_storeu_ps(o0 + i0, a);
+        }
+    }
+}
+
+static void round_f16(float *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+    for (; i < n; i++) x[i] = h2f(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
+}
+
 /* ------------------------------------------------------------------ activation quantizers */
 
 /* Quantize one block of 32 floats to int8 with scale 1/d; returns sum of the ints (for Q8_1). */
@@ -524,6 +623,9 @@ static const ei_kernels k_avx2 = {
     .axpy_f32 = axpy_f32,
     .dot_f16_f32 = dot_f16_f32,
     .axpy_f16_f32 = axpy_f16_f32,
+    .attn_scores_f16 = attn_scores_f16,
+    .attn_values_f16 = attn_values_f16,
+    .round_f16 = round_f16,
 };
 
 const ei_kernels *ei_kernels_avx2(void) {

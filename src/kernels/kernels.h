@@ -30,6 +30,18 @@ typedef struct {
     void (*axpy_f32)(float a, const float *x, float *y, int n); /* y += a*x */
     float (*dot_f16_f32)(const ei_fp16 *a, const float *b, int n);
     void (*axpy_f16_f32)(float a, const ei_fp16 *x, float *y, int n); /* y += a*x */
+    /* Attention over an f16 KV cache for nq queries at once (the query heads that share a KV head,
+     * for a few tokens): key/value row j at K + j*ks (in halves), query r at Q + r*qs.
+     *   scores:  S[r*ss + j] = scale * (K_j . Q_r)               r < nq, j < n
+     *   values:  O[r*os + i] += sum_j P[r*ps + j] * V_j[i]     keys accumulated in order j = 0..n-1
+     * Every score, and every key's contribution to an output, goes through the same operations
+     * whatever n and nq are, so splitting keys or queries over several calls changes nothing. */
+    void (*attn_scores_f16)(const ei_fp16 *K, size_t ks, int n, const float *Q, size_t qs, int nq, int hd, float scale,
+                            float *S, size_t ss);
+    void (*attn_values_f16)(const ei_fp16 *V, size_t vs, int n, const float *P, size_t ps, int nq, int hd, float *O,
+                            size_t os);
+    /* x[i] = fp32(fp16(x[i])), round to nearest even: f16 x f16 products as llama.cpp computes them */
+    void (*round_f16)(float *x, int n);
 } ei_kernels;
 
 const ei_kernels *ei_kernels_scalar(void);

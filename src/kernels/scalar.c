@@ -71,6 +71,22 @@ static void axpy_f16_f32(float a, const ei_fp16 *x, float *y, int n) {
     for (int i = 0; i < n; i++) y[i] += a * h2f(x[i]);
 }
 
+static void attn_scores_f16(const ei_fp16 *K, size_t ks, int n, const float *Q, size_t qs, int nq, int hd, float scale,
+                            float *S, size_t ss) {
+    for (int r = 0; r < nq; r++)
+        for (int j = 0; j < n; j++) S[(size_t)r * ss + j] = scale * dot_f16_f32(K + (size_t)j * ks, Q + (size_t)r * qs, hd);
+}
+
+static void attn_values_f16(const ei_fp16 *V, size_t vs, int n, const float *P, size_t ps, int nq, int hd, float *O,
+                            size_t os) {
+    for (int r = 0; r < nq; r++)
+        for (int j = 0; j < n; j++) axpy_f16_f32(P[(size_t)r * ps + j], V + (size_t)j * vs, O + (size_t)r * os, hd);
+}
+
+static void round_f16(float *x, int n) {
+    for (int i = 0; i < n; i++) x[i] = ei_fp16_to_fp32(ei_fp32_to_fp16(x[i]));
+}
+
 /* ------------------------------------------------------------------ quantized dots */
 
 static float dot_q4_0_q8_0(int nb, const ei_block_q4_0 *w, const ei_block_q8_0 *x) {
@@ -177,6 +193,9 @@ static const ei_kernels k_scalar = {
     .axpy_f32 = axpy_f32,
     .dot_f16_f32 = dot_f16_f32,
     .axpy_f16_f32 = axpy_f16_f32,
+    .attn_scores_f16 = attn_scores_f16,
+    .attn_values_f16 = attn_values_f16,
+    .round_f16 = round_f16,
 };
 
 const ei_kernels *ei_kernels_scalar(void) { return &k_scalar; }
