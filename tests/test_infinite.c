@@ -1,0 +1,325 @@
+/* The EdgeInfinite path end to end, against a naive reference written here from method.md:
+ *   - a plain float64 transformer over stories260K (f32 weights) that keeps every token's pre-RoPE
+ *     key and value, and for each query attends to the kept set only (sink + window, eviction of
+ *     the oldest L tokens whenever the window reaches W + L), rotating query and keys at their
+ *     *cache* positions, as StreamingLLM defines it; evicted tokens go into per-(layer, KV head)
+ *     memories (linear or delta rule), read with the pre-RoPE query and blended by a constant gate.
+ *     The engine (keys rotated once at stream positions, ring buffer, memory kernels) must give the
+ *     same logits at every step: closed gate (memory not read) = StreamingLLM, and memory on.
+ *   - a prompt that fits the window gives exactly the full-attention tokens (real model).
+ * The memory equations alone are checked against NumPy in test_memory. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "edgeinf.h"
+#include "model.h"
+#include "types.h"
+
+#define CKPT "../shared/models/stories260K/stories260K.bin"
+#define TOK "../shared/models/stories260K/tok512.bin"
+#define SMOL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+/* ------------------------------------------------------------ naive model */
+
+typedef struct {
+    const ei_model *m;
+    int S, W, L, memory, update;  /* memory: read and write the compressed memory */
+    double gate;
+    int n;                        /* tokens seen */
+    int evicted;                  /* non-sink tokens moved out of the window */
+    double *k, *v;                /* [layer][token][kvd], pre-RoPE keys, values */
+    double *M, *z;                /* [layer][kv head][hd][hd], [layer][kv head][hd] */
+    int cap_tokens;
+} naive;
+
+static double *dq(const ei_weight *w, int row) { /* one weight row as doubles (caller frees) */
+    float *f = malloc(sizeof *f * (size_t)w->cols);
+    double *d = malloc(sizeof *d * (size_t)w->cols);
+    ei_dequantize_row(w->type, (const char *)w->data + (size_t)row * w->row_bytes, f, w->cols);
+    for (int i = 0; i < w->cols; i++) d[i] = f[i];
+    free(f);
+    return d;
+}
+
+static void matvec(const ei_weight *w, const double *x, double *y) {
+    for (int r = 0; r < w->rows; r++) {
+        double *row = dq(w, r), acc = 0;
+        for (int c = 0; c < w->cols; c++) acc += row[c] * x[c];
+        y[r] = acc;
+        free(row);
+    }
+}
+
+static void rmsnorm(const double *x, const ei_weight *w, int n, double eps, double *out) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    double *g = dq(w, 0), inv = 1.0 / sqrt(ss / n + eps);
+    for (int i = 0; i < n; i++) out[i] = x[i] * inv * g[i];
+    free(g);
+}
+
+static void rope(double *v, int hd, double pos, double theta, int neox) {
+    for (int i = 0; i < hd / 2; i++) {
+        double a = pos * pow(theta, -2.0 * i / hd), c = cos(a), s = sin(a);
+        int i0 = neox ? i : 2 * i, i1 = neox ? i + hd / 2 : 2 * i + 1;
+        double x0 = v[i0], x1 = v[i1];
+        v[i0] = x0 * c - x1 * s;
+        v[i1] = x0 * s + x1 * c;
+    }
+}
+
+static double sigma(double x) { return x > 0 ? x + 1 : exp(x); }
+
+/* memory read: sigma(q) M / (sigma(q) . z + eps) */
+static void mem_read(const double *M, const double *z, const double *q, int hd, double *out) {
+    double den = 1e-6;
+    for (int a = 0; a < hd; a++) den += sigma(q[a]) * z[a];
+    for (int i = 0; i < hd; i++) {
+        double acc = 0;
+        for (int a = 0; a < hd; a++) acc += sigma(q[a]) * M[a * hd + i];
+        out[i] = acc / den;
+    }
+}
+
+/* Writes the L oldest window tokens [t0, t0 + L) of every layer and KV head into memory. */
+static void naive_compress(naive *nv, int t0) {
+    const ei_model_info *in = ei_model_get_info(nv->m);
+    const int hd = in->head_dim, G = in->n_head_kv, kvd = G * hd, L = nv->L;
+    double *val = malloc(sizeof *val * (size_t)L * hd), *zero = calloc((size_t)hd, sizeof *zero);
+    for (int l = 0; l < in->n_layer; l++)
+        for (int g = 0; g < G; g++) {
+            double *M = nv->M + ((size_t)l * G + g) * hd * hd, *z = nv->z + ((size_t)l * G + g) * hd;
+            int empty = 1;
+            for (int a = 0; a < hd; a++) empty &= z[a] == 0;
+            for (int t = 0; t < L; t++) { /* value to write, from the memory before this write */
+                const double *k = nv->k + ((size_t)l * nv->cap_tokens + t0 + t) * kvd + g * hd;
+                const double *v = nv->v + ((size_t)l * nv->cap_tokens + t0 + t) * kvd + g * hd;
+                double *o = val + (size_t)t * hd;
+                if (nv->update == EI_UPDATE_DELTA && !empty) {
+                    mem_read(M, z, k, hd, o);
+                    for (int i = 0; i < hd; i++) o[i] = v[i] - o[i];
+                } else {
+                    memcpy(o, v, sizeof *o * (size_t)hd);
+                }
+            }
+            for (int t = 0; t < L; t++) {
+                const double *k = nv->k + ((size_t)l * nv->cap_tokens + t0 + t) * kvd + g * hd;
+                for (int a = 0; a < hd; a++) {
+                    for (int i = 0; i < hd; i++) M[a * hd + i] += sigma(k[a]) * val[(size_t)t * hd + i];
+                    z[a] += sigma(k[a]);
+                }
+            }
+        }
+    free(val);
+    free(zero);
+}
+
+/* One token through the naive model; logits out[n_vocab]. */
+static void naive_step(naive *nv, int32_t tok, double *logits) {
+    const ei_model *m = nv->m;
+    const ei_model_info *in = ei_model_get_info(m);
+    const int D = in->n_embd, H = in->n_head, G = in->n_head_kv, hd = in->head_dim, F = in->n_ff;
+    const int kvd = G * hd, p = nv->n, S = nv->S;
+    double *x = dq(&m->tok_embd, tok), *xn = malloc(sizeof(double) * D), *q = malloc(sizeof(double) * H * hd);
+    double *att = malloc(sizeof(double) * H * hd), *o = malloc(sizeof(double) * D);
+    double *a = malloc(sizeof(double) * F), *b = malloc(sizeof(double) * F);
+    double *sc = malloc(sizeof(double) * (p + 1)), *kr = malloc(sizeof(double) * hd), *qr = malloc(sizeof(double) * hd);
+    double *am = malloc(sizeof(double) * hd);
+    /* kept set: sink [0, min(S, p+1)) and window [w0, p] (p itself included) */
+    const int w0 = S + nv->evicted;
+    const int has_memory = nv->memory && nv->evicted > 0;
+    for (int l = 0; l < in->n_layer; l++) {
+        const ei_layer *Ly = &m->layers[l];
+        rmsnorm(x, &Ly->attn_norm, D, in->norm_eps, xn);
+        matvec(&Ly->wq, xn, q);
+        double *k = nv->k + ((size_t)l * nv->cap_tokens + p) * kvd, *v = nv->v + ((size_t)l * nv->cap_tokens + p) * kvd;
+        matvec(&Ly->wk, xn, k);
+        matvec(&Ly->wv, xn, v);
+        for (int h = 0; h < H; h++) {
+            const int g = h / (H / G);
+            int n = 0;
+            const double qpos = p < S ? p : S + (p - w0);
+            memcpy(qr, q + h * hd, sizeof(double) * hd);
+            rope(qr, hd, qpos, in->rope_theta, in->rope_neox);
+            int kept[4096];
+            for (int t = 0; t <= p; t++) {
+                int in_sink = t < S, in_win = t >= w0;
+                if (!in_sink && !in_win) continue;
+                const double kpos = in_sink ? t : S + (t - w0);
+                memcpy(kr, nv->k + ((size_t)l * nv->cap_tokens + t) * kvd + g * hd, sizeof(double) * hd);
+                rope(kr, hd, kpos, in->rope_theta, in->rope_neox);
+                double d = 0;
+                for (int i = 0; i < hd; i++) d += qr[i] * kr[i];
+                kept[n] = t;
+                sc[n++] = d / sqrt((double)hd);
+            }
+            double mx = -INFINITY, sum = 0;
+            for (int i = 0; i < n; i++) mx = sc[i] > mx ? sc[i] : mx;
+            for (int i = 0; i < n; i++) sum += (sc[i] = exp(sc[i] - mx));
+            double *out = att + h * hd;
+            for (int i = 0; i < hd; i++) out[i] = 0;
+            for (int j = 0; j < n; j++) {
+                const double *vv = nv->v + ((size_t)l * nv->cap_tokens + kept[j]) * kvd + g * hd;
+                for (int i = 0; i < hd; i++) out[i] += sc[j] / sum * vv[i];
+            }
+            if (has_memory) {
+                mem_read(nv->M + ((size_t)l * G + g) * hd * hd, nv->z + ((size_t)l * G + g) * hd, q + h * hd, hd, am);
+                for (int i = 0; i < hd; i++) out[i] = nv->gate * am[i] + (1 - nv->gate) * out[i];
+            }
+        }
+        matvec(&Ly->wo, att, o);
+        for (int i = 0; i < D; i++) x[i] += o[i];
+        rmsnorm(x, &Ly->ffn_norm, D, in->norm_eps, xn);
+        matvec(&Ly->w_gate, xn, a);
+        matvec(&Ly->w_up, xn, b);
+        for (int i = 0; i < F; i++) a[i] = a[i] / (1 + exp(-a[i])) * b[i];
+        matvec(&Ly->w_down, a, o);
+        for (int i = 0; i < D; i++) x[i] += o[i];
+    }
+    rmsnorm(x, &m->output_norm, D, in->norm_eps, xn);
+    matvec(&m->output, xn, logits);
+    nv->n++;
+    /* eviction policy: when the window holds W + L tokens, its oldest L leave (into memory) */
+    if (nv->n > S && nv->n - S - nv->evicted >= nv->W + nv->L) {
+        if (nv->memory) naive_compress(nv, S + nv->evicted);
+        nv->evicted += nv->L;
+    }
+    free(x), free(xn), free(q), free(att), free(o), free(a), free(b), free(sc), free(kr), free(qr), free(am);
+}
+
+/* Runs engine and naive side by side over n tokens (prefill of n_prompt tokens in chunks, then one
+ * token at a time, feeding the engine's greedy choice to both). Returns the worst logit error
+ * relative to the largest logit magnitude. */
+static double compare(ei_model *m, int S, int W, int L, int memory, int update, float gate, int n_prompt, int n_total,
+                      int *n_memory_out) {
+    const ei_model_info *in = ei_model_get_info(m);
+    const int V = in->n_vocab;
+    ei_session_params p = ei_session_default_params();
+    p.infinite = 1, p.n_sink = S, p.n_window = W, p.n_chunk = L, p.update = (ei_update_rule)update;
+    p.kv_type = EI_KV_F32, p.n_threads = 2;
+    p.gate_const = memory ? gate : -1.0f;
+    ei_session *s = ei_session_new(m, &p);
+    naive nv = {m, S, W, L, memory, update, gate, 0, 0, NULL, NULL, NULL, NULL, n_total};
+    const size_t kvd = (size_t)in->n_head_kv * in->head_dim;
+    nv.k = calloc((size_t)in->n_layer * n_total * kvd, sizeof(double));
+    nv.v = calloc((size_t)in->n_layer * n_total * kvd, sizeof(double));
+    nv.M = calloc((size_t)in->n_layer * in->n_head_kv * in->head_dim * in->head_dim, sizeof(double));
+    nv.z = calloc((size_t)in->n_layer * in->n_head_kv * in->head_dim, sizeof(double));
+    float *all = malloc(sizeof(float) * (size_t)V * n_prompt);
+    double *ref = malloc(sizeof(double) * V), worst = 0;
+    int32_t *toks = malloc(sizeof(int32_t) * n_total);
+    if (!s || !nv.k || !nv.v || !nv.M || !nv.z || !all || !ref || !toks) {
+        CHECK(0, "setup: %s", ei_last_error());
+        goto done;
+    }
+    /* a prompt of varied tokens (deterministic) */
+    toks[0] = ei_token_bos(m);
+    for (int i = 1; i < n_prompt; i++) toks[i] = 3 + (int32_t)((i * 7919u + 13u) % (unsigned)(V - 3));
+    CHECK(ei_session_eval(s, toks, n_prompt, all, NULL, NULL) == 0, "prefill: %s", ei_last_error());
+    for (int i = 0; i < n_total; i++) {
+        const float *got = i < n_prompt ? all + (size_t)i * V : ei_session_logits(s);
+        naive_step(&nv, toks[i], ref);
+        double mag = 0, err = 0;
+        int best = 0;
+        for (int j = 0; j < V; j++) {
+            mag = fabs(ref[j]) > mag ? fabs(ref[j]) : mag;
+            err = fabs(ref[j] - got[j]) > err ? fabs(ref[j] - got[j]) : err;
+            if (got[j] > got[best]) best = j;
+        }
+        if (err / mag > worst) worst = err / mag;
+        if (i + 1 < n_total && i + 1 >= n_prompt) {
+            toks[i + 1] = best;
+            if (ei_session_eval(s, &toks[i + 1], 1, NULL, NULL, NULL)) { CHECK(0, "decode: %s", ei_last_error()); break; }
+        }
+    }
+    ei_memory_stats ms;
+    ei_session_memory_stats(s, &ms);
+    *n_memory_out = (int)ms.n_memory;
+    CHECK(ms.n_memory == (memory ? nv.evicted : 0), "engine memory holds %lld tokens, naive evicted %d", (long long)ms.n_memory,
+          nv.evicted);
+done:
+    ei_session_free(s);
+    free(nv.k), free(nv.v), free(nv.M), free(nv.z), free(all), free(ref), free(toks);
+    return worst;
+}
+
+static void test_naive(ei_model *m) {
+    static const struct { const char *what; int S, W, L, memory, update; float gate; } cases[] = {
+        {"StreamingLLM (gate closed, memory not read)", 4, 16, 8, 0, EI_UPDATE_LINEAR, 0},
+        {"StreamingLLM, no sink", 0, 24, 8, 0, EI_UPDATE_LINEAR, 0},
+        {"EdgeInfinite, linear memory, gate 0.5", 4, 16, 8, 1, EI_UPDATE_LINEAR, 0.5f},
+        {"EdgeInfinite, delta memory, gate 0.3", 6, 16, 4, 1, EI_UPDATE_DELTA, 0.3f},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char name[200];
+        snprintf(name, sizeof name, "infinite path = naive reference: %s, S=%d W=%d L=%d", cases[c].what, cases[c].S, cases[c].W,
+                 cases[c].L);
+        TEST_BEGIN();
+        int n_mem = 0;
+        double worst = compare(m, cases[c].S, cases[c].W, cases[c].L, cases[c].memory, cases[c].update, cases[c].gate, 45, 110, &n_mem);
+        printf("  worst logit error %.3g (relative to the largest logit), %d tokens in memory at the end\n", worst, n_mem);
+        CHECK(worst < 2e-4, "logits differ from the naive reference by %.3g", worst);
+        TEST_END(name);
+    }
+}
+
+/* A prompt that fits in sink + window: the EdgeInfinite path must produce exactly the full-attention
+ * tokens (nothing is evicted, and scores/values are computed by the same kernels). */
+static void test_fits_window(void) {
+    const char *name = "real model: a prompt that fits the window gives the full-attention tokens";
+    if (access(SMOL, R_OK)) { SKIP(name, "%s is absent (make model)", SMOL); return; }
+    TEST_BEGIN();
+    ei_model *m = ei_model_load(SMOL);
+    CHECK(m != NULL, "load: %s", ei_last_error());
+    if (!m) { TEST_END(name); return; }
+    const char *text = "The history of the lighthouse begins with fires lit on hills to guide ships home. Over the centuries, "
+                       "towers of stone replaced the fires, and lenses made the light visible far out at sea. Keepers lived "
+                       "in small houses beside the towers and kept the lamps burning through every storm.";
+    int32_t toks[512], outs[2][48];
+    int n = (int)ei_tokenize(m, text, strlen(text), 0, 0, toks, 512);
+    for (int mode = 0; mode < 2; mode++) {
+        ei_profile pr;
+        ei_profile_builtin("chat", &pr);
+        pr.sink = 16, pr.window = 256, pr.chunk = 32;
+        ei_session_params p = ei_session_params_for(&pr, mode ? EI_MODE_INFINITE : EI_MODE_FULL, 512, 2);
+        p.gate_const = mode ? 0.5f : -1.0f; /* memory on, but nothing is ever evicted into it */
+        ei_session *s = ei_session_new(m, &p);
+        CHECK(s && ei_session_eval(s, toks, n, NULL, NULL, NULL) == 0, "eval: %s", ei_last_error());
+        for (int i = 0; s && i < 48; i++) {
+            const float *lg = ei_session_logits(s);
+            int best = 0;
+            for (int j = 1; j < ei_model_get_info(m)->n_vocab; j++)
+                if (lg[j] > lg[best]) best = j;
+            outs[mode][i] = best;
+            if (ei_session_eval(s, &outs[mode][i], 1, NULL, NULL, NULL)) break;
+        }
+        ei_session_free(s);
+    }
+    int same = 0;
+    while (same < 48 && outs[0][same] == outs[1][same]) same++;
+    printf("  %d prompt tokens + 48 generated: %d identical\n", n, same);
+    CHECK(same == 48, "EdgeInfinite diverges from full attention at token %d", same);
+    ei_model_free(m);
+    TEST_END(name);
+}
+
+int main(void) {
+    if (access(CKPT, R_OK) || access(TOK, R_OK)) {
+        SKIP("infinite path vs naive reference", "../shared/models/stories260K is absent");
+    } else {
+        char gguf[] = "/tmp/ei_infinite_XXXXXX";
+        int fd = mkstemp(gguf);
+        if (fd >= 0) close(fd);
+        ei_model *m = fd >= 0 && ei_convert_llama2c(CKPT, TOK, gguf) == 0 ? ei_model_load(gguf) : NULL;
+        if (!m) printf("FAIL stories260K for the naive reference: %s\n", ei_last_error()), check_total_failed++;
+        else test_naive(m);
+        ei_model_free(m);
+        unlink(gguf);
+    }
+    test_fits_window();
+    CHECK_EXIT();
+}
