@@ -37,6 +37,25 @@ expect_error "cli: not a GGUF" "bad magic" $bin info -m "$tmp/random.gguf"
 expect_error "cli: missing prompt file" "cannot open" $bin run -m "$tmp/tiny.gguf" -f "$tmp/none.txt"
 
 if [ -f "$model" ]; then
+  # long-input options: routing, profiles and gates
+  expect_error "cli: bad --mode" "--mode expects auto, full or infinite" $bin run -m "$model" -p hi --mode sideways
+  expect_error "cli: unknown profile" "unknown profile 'nosuch'" $bin run -m "$model" -p hi --profile nosuch
+  expect_error "cli: unknown task" "--task 'poetry' is unknown" $bin run -m "$model" -p hi --task poetry
+  expect_error "cli: profile past the trained context" "exceeds the model's trained context" $bin run -m "$model" -p hi --sink 4000 --window 4096
+  expect_error "cli: window not a multiple of the chunk" "multiple of chunk" $bin run -m "$model" -p hi --window 1000 --chunk 128
+  expect_error "cli: missing gate file" "cannot open" $bin run -m "$model" -p hi --gate "$tmp/none.gguf"
+  expect_error "cli: gate file not a GGUF" "bad magic" $bin run -m "$model" -p hi --gate "$tmp/random.gguf"
+  expect_error "cli: gate and constant gate" "not both" $bin run -m "$model" -p hi --gate "$tmp/random.gguf" --gate-const 0.3
+  expect_error "cli: constant gate out of range" "expects a number in \[0, 1\]" $bin run -m "$model" -p hi --gate-const 1.5
+  printf 'chunk = 128\nwindow = lots\n' > "$tmp/bad.profile"
+  expect_error "cli: bad profile file value" "bad.profile:2: bad value 'lots' for 'window'" $bin run -m "$model" -p hi --profile-file "$tmp/bad.profile"
+  printf 'colour = blue\n' > "$tmp/bad2.profile"
+  expect_error "cli: unknown profile file key" "unknown key 'colour'" $bin plan -m "$model" --profile-file "$tmp/bad2.profile"
+  if $bin plan -m "$model" --profile summarize --gate-const 0.5 > "$tmp/plan" 2> "$tmp/err" && grep -q "memory M" "$tmp/plan" && grep -q "session arena total" "$tmp/plan"; then
+    echo "ok cli: plan lists the buffers"
+  else
+    echo "FAIL cli: plan lists the buffers"; cat "$tmp/err"
+  fi
   head -c 5000000 "$model" > "$tmp/trunc.gguf"
   expect_error "cli: truncated model" "outside the file" $bin run -m "$tmp/trunc.gguf" -p hi
   head -c 700 "$model" > "$tmp/trunc2.gguf"
@@ -79,6 +98,13 @@ PY
     echo "ok cli: converted stories260K generates"
   else
     echo "FAIL cli: converted stories260K generates"; cat "$tmp/err"
+  fi
+  if $bin run -m "$tmp/s.gguf" -p "Once upon a time" -n 80 --temp 0 --mode infinite --sink 4 --window 32 --chunk 16 --gate-const 0.3 \
+       > "$tmp/out" 2> "$tmp/err" && grep -q "path: EdgeInfinite (requested)" "$tmp/err" && grep -q "tokens in memory" "$tmp/err" \
+       && grep -q '"path":"infinite"' "$tmp/err"; then
+    echo "ok cli: --mode infinite runs the EdgeInfinite path and says so"
+  else
+    echo "FAIL cli: --mode infinite runs the EdgeInfinite path and says so"; cat "$tmp/err"
   fi
 else
   echo "skip cli: stories260K cases: $stories is absent"
