@@ -218,13 +218,9 @@ static void attn_task(void *ctx, int ith, int nth) {
             const int valid_s = p < S ? (int)p + 1 : S, valid_r = p >= S ? (int)(p - j->kl.ring_pos0 + 1) : 0;
             for (int i = valid_s; i < n_s; i++) row[i] = -INFINITY;
             for (int i = n_s + valid_r; i < n; i++) row[i] = -INFINITY;
-            float mx = -INFINITY, sum = 0.0f;
+            float mx = -INFINITY;
             for (int i = 0; i < n; i++) mx = row[i] > mx ? row[i] : mx;
-            for (int i = 0; i < n; i++) {
-                row[i] = expf(row[i] - mx);
-                sum += row[i];
-            }
-            const float inv = 1.0f / sum;
+            const float inv = 1.0f / s->k->exp_shift(row, n, mx);
             for (int i = 0; i < n; i++) row[i] *= inv;
             if (f16_kv) s->k->round_f16(row, n);
             float *out = s->att + (size_t)(t0 + r / hpg) * HD + (size_t)(g * hpg + r % hpg) * hd;

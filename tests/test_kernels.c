@@ -362,9 +362,9 @@ static void test_attn(const ei_kernels *k) {
     static const int ns[] = {1, 3, 4, 5, 17, 64};
     static const int nqs[] = {1, 2, 3, 5};
     char name[128];
-    snprintf(name, sizeof name, "kernels[%s]: attn_scores_f16, attn_values_f16, round_f16", k->isa);
+    snprintf(name, sizeof name, "kernels[%s]: attn_scores_f16, attn_values_f16, exp_shift, round_f16", k->isa);
     TEST_BEGIN();
-    if (!k->attn_scores_f16 || !k->attn_values_f16 || !k->round_f16) {
+    if (!k->attn_scores_f16 || !k->attn_values_f16 || !k->round_f16 || !k->exp_shift) {
         CHECK(0, "missing");
         TEST_END(name);
         return;
@@ -421,6 +421,22 @@ static void test_attn(const ei_kernels *k) {
                 CHECK(memcmp(O, O2, sizeof *O * (size_t)nq * hd) == 0, "values split hd=%d n=%d nq=%d", hd, n, nq);
                 free(K), free(V), free(Q), free(S), free(S2), free(O), free(O2);
             }
+    /* exp_shift: exp(x - shift) to 1e-6 relative, exactly 0 for -inf, sum of what it wrote */
+    for (int n = 0; n <= 37 && k->exp_shift; n += 3) {
+        float e[40], orig[40];
+        for (int i = 0; i < n; i++) e[i] = orig[i] = -fabsf(frand() * frand()) * 120.0f;
+        if (n > 4) e[1] = orig[1] = -INFINITY, e[2] = orig[2] = 0.0f;
+        const float shift = 0.25f;
+        double want_sum = 0, sum = k->exp_shift(e, n, shift), got_sum = 0;
+        for (int i = 0; i < n; i++) {
+            double want = exp((double)(orig[i] - shift)); /* the argument is rounded to float first */
+            want_sum += want, got_sum += e[i];
+            CHECK(fabs(e[i] - want) <= 1e-6 * want + 1e-37, "exp_shift n=%d i=%d x=%g: %.9g vs %.9g", n, i, orig[i], e[i], want);
+            if (isinf(orig[i])) CHECK(e[i] == 0.0f, "exp(-inf) = %g", e[i]);
+        }
+        CHECK(fabs(sum - want_sum) <= 1e-6 * want_sum + 1e-30 && fabs(sum - got_sum) <= 1e-6 * got_sum + 1e-30,
+              "exp_shift sum n=%d: %.9g vs %.9g", n, sum, want_sum);
+    }
     /* round_f16: identical to the scalar conversion, for every length's tail */
     float x[37], y[37];
     for (int i = 0; i < 37; i++) x[i] = y[i] = frand() * 1000;

@@ -196,6 +196,47 @@ static void attn_values_f16(const ei_fp16 *V, size_t vs, int n, const float *P, 
     }
 }
 
+/* exp(x) for x <= 0 (softmax): x = k ln2 + r with |r| <= ln2/2, e^r by its Taylor series to r^6
+ * (relative error < 2e-7), times 2^k through the exponent bits; below -87 the result is 0. */
+static inline __m256 exp_nonpos(__m256 x) {
+    const __m256 log2e = _mm256_set1_ps(1.44269504f), ln2_hi = _mm256_set1_ps(0.693145752f), ln2_lo = _mm256_set1_ps(1.42860677e-6f);
+    const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 small = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ);
+    __m256 r = _mm256_fnmadd_ps(k, ln2_hi, x);
+    r = _mm256_fnmadd_ps(k, ln2_lo, r);
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i ki = _mm256_cvtps_epi32(_mm256_max_ps(k, _mm256_set1_ps(-126.0f)));
+    const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ki, _mm256_set1_epi32(127)), 23));
+    return _mm256_andnot_ps(small, _mm256_mul_ps(p, scale));
+}
+
+static float exp_shift(float *x, int n, float shift) {
+    const __m256 vs = _mm256_set1_ps(shift);
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = exp_nonpos(_mm256_sub_ps(_mm256_loadu_ps(x + i), vs));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    if (i < n) { /* the tail through the same vector code */
+        float t[8];
+        int m = n - i;
+        for (int j = 0; j < 8; j++) t[j] = j < m ? x[i + j] : -INFINITY;
+        const __m256 e = exp_nonpos(_mm256_sub_ps(_mm256_loadu_ps(t), vs));
+        _mm256_storeu_ps(t, e);
+        acc = _mm256_add_ps(acc, e);
+        for (int j = 0; j < m; j++) x[i + j] = t[j];
+    }
+    return hsum8(acc);
+}
+
 static void round_f16(float *x, int n) {
     int i = 0;
     for (; i + 8 <= n; i += 8)
@@ -626,6 +667,7 @@ static const ei_kernels k_avx2 = {
     .attn_scores_f16 = attn_scores_f16,
     .attn_values_f16 = attn_values_f16,
     .round_f16 = round_f16,
+    .exp_shift = exp_shift,
 };
 
 const ei_kernels *ei_kernels_avx2(void) {

@@ -40,6 +40,8 @@ typedef struct {
                             float *S, size_t ss);
     void (*attn_values_f16)(const ei_fp16 *V, size_t vs, int n, const float *P, size_t ps, int nq, int hd, float *O,
                             size_t os);
+    /* x[i] = exp(x[i] - shift) (exactly 0 for -inf); returns the sum. For softmax rows. */
+    float (*exp_shift)(float *x, int n, float shift);
     /* x[i] = fp32(fp16(x[i])), round to nearest even: f16 x f16 products as llama.cpp computes them */
     void (*round_f16)(float *x, int n);
 } ei_kernels;

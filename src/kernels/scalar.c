@@ -6,6 +6,8 @@
 
 #include "kernels/kernels.h"
 
+#include <math.h>
+
 static inline float h2f(ei_fp16 h) {
     /* fp16 -> fp32 without branches for finite values: place exponent+mantissa into an fp32
      * with a 2^-112 biased exponent and rescale (exact, subnormal halves included). */
@@ -81,6 +83,15 @@ static void attn_values_f16(const ei_fp16 *V, size_t vs, int n, const float *P, 
                             size_t os) {
     for (int r = 0; r < nq; r++)
         for (int j = 0; j < n; j++) axpy_f16_f32(P[(size_t)r * ps + j], V + (size_t)j * vs, O + (size_t)r * os, hd);
+}
+
+static float exp_shift(float *x, int n, float shift) {
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - shift);
+        sum += x[i];
+    }
+    return sum;
 }
 
 static void round_f16(float *x, int n) {
@@ -196,6 +207,7 @@ static const ei_kernels k_scalar = {
     .attn_scores_f16 = attn_scores_f16,
     .attn_values_f16 = attn_values_f16,
     .round_f16 = round_f16,
+    .exp_shift = exp_shift,
 };
 
 const ei_kernels *ei_kernels_scalar(void) { return &k_scalar; }
