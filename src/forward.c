@@ -177,8 +177,9 @@ static void attn_task(void *ctx, int ith, int nth) {
     const float scale = 1.0f / sqrtf((float)hd);
     const int f16_kv = s->p.kv_type == EI_KV_F16;
     const int max_rows = EI_ATTN_TOKENS * hpg;
-    float *sc = s->scores + (size_t)ith * max_rows * (n_slots + 2 * hd);
+    float *sc = s->scores + (size_t)ith * max_rows * (n_slots + 3 * hd);
     float *q_ring = sc + (size_t)max_rows * n_slots, *q_sink = q_ring + (size_t)max_rows * hd;
+    float *o_blk = q_sink + (size_t)max_rows * hd; /* the block's outputs, row after row */
     const size_t layer_bytes = (size_t)n_slots * G * hd * s->kv_elem;
     const uint8_t *kc = (const uint8_t *)s->k_cache + (size_t)j->layer * layer_bytes;
     const uint8_t *vc = (const uint8_t *)s->v_cache + (size_t)j->layer * layer_bytes;
@@ -223,18 +224,15 @@ static void attn_task(void *ctx, int ith, int nth) {
             const float inv = 1.0f / s->k->exp_shift(row, n, mx);
             for (int i = 0; i < n; i++) row[i] *= inv;
             if (f16_kv) s->k->round_f16(row, n);
-            float *out = s->att + (size_t)(t0 + r / hpg) * HD + (size_t)(g * hpg + r % hpg) * hd;
-            memset(out, 0, (size_t)hd * sizeof *out);
         }
-        /* outputs of the block's rows: row r of the block is token t0 + r / hpg, head g*hpg + r % hpg,
-         * which sit hd apart in s->att within a token (heads of a group are adjacent) */
-        for (int t = 0; t < nt; t++) {
-            float *out = s->att + (size_t)(t0 + t) * HD + (size_t)g * hpg * hd;
-            const float *P = sc + (size_t)t * hpg * ss;
-            add_values(s, vc, 0, n_s, g, P, ss, hpg, out, (size_t)hd);
-            add_values(s, vc, S + first, n1, g, P + n_s, ss, hpg, out, (size_t)hd);
-            add_values(s, vc, S, n_r - n1, g, P + n_s + n1, ss, hpg, out, (size_t)hd);
-        }
+        memset(o_blk, 0, (size_t)rows * hd * sizeof *o_blk);
+        add_values(s, vc, 0, n_s, g, sc, ss, rows, o_blk, (size_t)hd);
+        add_values(s, vc, S + first, n1, g, sc + n_s, ss, rows, o_blk, (size_t)hd);
+        add_values(s, vc, S, n_r - n1, g, sc + n_s + n1, ss, rows, o_blk, (size_t)hd);
+        /* row r of the block is token t0 + r / hpg, head g * hpg + r % hpg */
+        for (int r = 0; r < rows; r++)
+            memcpy(s->att + (size_t)(t0 + r / hpg) * HD + (size_t)(g * hpg + r % hpg) * hd, o_blk + (size_t)r * hd,
+                   (size_t)hd * sizeof *o_blk);
     }
 }
 

@@ -263,6 +263,106 @@ static void matmul_q8_0(int K, const void *W, size_t ldw, int n0, int n1, const 
     qdrive(q80_tiles, K, W, ldw, n0, n1, X, ldx, T, Y, ldy);
 }
 
+/* ------------------------------------------------------------------ attention (f16 cache) */
+
+static inline __m512 ld_f16x16(const ei_fp16 *p) {
+#if defined(EI_AVX512_SIMDE) /* SIMDe has no 512-bit half conversion: two 256-bit ones */
+    const __m256 lo = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
+    const __m256 hi = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p + 8)));
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+#else
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)p));
+#endif
+}
+
+static inline __m256 fold256(__m512 a) {
+    return _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+}
+
+/* 512 -> 256 bits, then the AVX2 reduction of 4 accumulators into 4 sums. */
+static inline __m128 sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
+    const __m256 a8 = fold256(a), b8 = fold256(b), c8 = fold256(c), d8 = fold256(d);
+    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a8, b8), _mm256_hadd_ps(c8, d8));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+/* Scores in 4-query x 4-key tiles (16 accumulators); tails repeat the last key / query so every
+ * score goes through the same instructions. */
+static void attn_scores_f16(const ei_fp16 *K, size_t ks, int n, const float *Q, size_t qs, int nq, int hd, float scale,
+                            float *S, size_t ss) {
+    if (hd % 16) {
+        ei_kernels_avx2()->attn_scores_f16(K, ks, n, Q, qs, nq, hd, scale, S, ss);
+        return;
+    }
+    const __m128 vs = _mm_set1_ps(scale);
+    for (int r = 0; r < nq; r += 4) {
+        const float *q[4];
+        for (int a = 0; a < 4; a++) q[a] = Q + (size_t)(r + a < nq ? r + a : nq - 1) * qs;
+        for (int j = 0; j < n; j += 4) {
+            const ei_fp16 *k[4];
+            for (int c = 0; c < 4; c++) k[c] = K + (size_t)(j + c < n ? j + c : n - 1) * ks;
+            __m512 acc[4][4];
+            for (int a = 0; a < 4; a++)
+                for (int c = 0; c < 4; c++) acc[a][c] = _mm512_setzero_ps();
+            for (int i = 0; i < hd; i += 16) {
+                const __m512 x0 = _mm512_loadu_ps(q[0] + i), x1 = _mm512_loadu_ps(q[1] + i);
+                const __m512 x2 = _mm512_loadu_ps(q[2] + i), x3 = _mm512_loadu_ps(q[3] + i);
+                for (int c = 0; c < 4; c++) {
+                    const __m512 kv = ld_f16x16(k[c] + i);
+                    acc[0][c] = _mm512_fmadd_ps(kv, x0, acc[0][c]);
+                    acc[1][c] = _mm512_fmadd_ps(kv, x1, acc[1][c]);
+                    acc[2][c] = _mm512_fmadd_ps(kv, x2, acc[2][c]);
+                    acc[3][c] = _mm512_fmadd_ps(kv, x3, acc[3][c]);
+                }
+            }
+            for (int a = 0; a < 4 && r + a < nq; a++) {
+                float out[4];
+                _mm_storeu_ps(out, _mm_mul_ps(sum4(acc[a][0], acc[a][1], acc[a][2], acc[a][3]), vs));
+                for (int c = 0; c < 4 && j + c < n; c++) S[(size_t)(r + a) * ss + j + c] = out[c];
+            }
+        }
+    }
+}
+
+/* Values in 4-query x 64-float tiles (16 accumulators across all keys); each V row is converted
+ * once per tile and used by 4 queries. One FMA per (query, key, element), keys in order, as the
+ * AVX2 kernel: both give the same bits. */
+static void attn_values_f16(const ei_fp16 *V, size_t vs, int n, const float *P, size_t ps, int nq, int hd, float *O,
+                            size_t os) {
+    if (hd % 64) {
+        ei_kernels_avx2()->attn_values_f16(V, vs, n, P, ps, nq, hd, O, os);
+        return;
+    }
+    for (int r = 0; r < nq; r += 4) {
+        const float *p[4];
+        float *o[4];
+        for (int a = 0; a < 4; a++) {
+            const int rr = r + a < nq ? r + a : nq - 1;
+            p[a] = P + (size_t)rr * ps, o[a] = O + (size_t)rr * os;
+        }
+        for (int i0 = 0; i0 < hd; i0 += 64) {
+            __m512 acc[4][4];
+            for (int a = 0; a < 4; a++)
+                for (int c = 0; c < 4; c++) acc[a][c] = _mm512_loadu_ps(o[a] + i0 + 16 * c);
+            for (int j = 0; j < n; j++) {
+                const ei_fp16 *v = V + (size_t)j * vs + i0;
+                const __m512 w0 = _mm512_set1_ps(p[0][j]), w1 = _mm512_set1_ps(p[1][j]);
+                const __m512 w2 = _mm512_set1_ps(p[2][j]), w3 = _mm512_set1_ps(p[3][j]);
+                for (int c = 0; c < 4; c++) {
+                    const __m512 x = ld_f16x16(v + 16 * c);
+                    acc[0][c] = _mm512_fmadd_ps(x, w0, acc[0][c]);
+                    acc[1][c] = _mm512_fmadd_ps(x, w1, acc[1][c]);
+                    acc[2][c] = _mm512_fmadd_ps(x, w2, acc[2][c]);
+                    acc[3][c] = _mm512_fmadd_ps(x, w3, acc[3][c]);
+                }
+            }
+            /* last tile row first: a short tile's missing rows alias the last real one */
+            for (int a = 3; a >= 0; a--)
+                for (int c = 0; c < 4; c++) _mm512_storeu_ps(o[a] + i0 + 16 * c, acc[a][c]);
+        }
+    }
+}
+
 static ei_kernels g_avx512;
 static int g_avx512_ok;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -275,6 +375,8 @@ static void init_avx512(void) {
     g_avx512.matmul[EI_Q4_1] = matmul_q4_1;
     g_avx512.matmul[EI_Q4_0] = matmul_q4_0;
     g_avx512.matmul[EI_Q8_0] = matmul_q8_0;
+    g_avx512.attn_scores_f16 = attn_scores_f16;
+    g_avx512.attn_values_f16 = attn_values_f16;
     g_avx512_ok = 1;
 }
 
