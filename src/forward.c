@@ -236,6 +236,112 @@ static void attn_task(void *ctx, int ith, int nth) {
     }
 }
 
+/* Decode (one token) against a long cache: a single block would give only G work items, too few to
+ * keep the threads busy, so the keys are cut into spans of EI_ATTN_SPAN and the work runs in three
+ * passes over the whole [H][n] score matrix, as llama.cpp does: scores per (group, span), softmax
+ * per head, values per (group, span) into span partials, then the partials summed in span order. The
+ * spans do not depend on the thread count, so neither does any sum. Row layout: [sink | ring]. */
+typedef struct {
+    ei_session *s;
+    int layer, n_s, n1, n_r, n;  /* keys: n_s sink slots, ring slots from ring_start (n1) then from 0 */
+    int ring_start;
+    float *scores, *partial, *q_ring, *q_sink;
+} decode_job;
+
+/* Calls fn on the pieces of logical keys [a, b) (sink, ring tail, ring head) with their cache slot. */
+typedef void (*span_piece_fn)(decode_job *d, int g, int slot, int key, int len, int span, int sink);
+static void for_span_pieces(decode_job *d, int g, int span, span_piece_fn fn) {
+    const int a = span * EI_ATTN_SPAN, b = a + EI_ATTN_SPAN < d->n ? a + EI_ATTN_SPAN : d->n;
+    const int S = d->s->p.infinite ? d->s->p.n_sink : 0;
+    const int bounds[4] = {0, d->n_s, d->n_s + d->n1, d->n};
+    const int slot0[3] = {0, S + d->ring_start, S};
+    for (int piece = 0; piece < 3; piece++) {
+        const int lo = a > bounds[piece] ? a : bounds[piece], hi = b < bounds[piece + 1] ? b : bounds[piece + 1];
+        if (hi > lo) fn(d, g, slot0[piece] + lo - bounds[piece], lo, hi - lo, span, piece == 0);
+    }
+}
+
+static void decode_score_piece(decode_job *d, int g, int slot, int key, int len, int span, int sink) {
+    (void)span;
+    const ei_session *s = d->s;
+    const int hd = s->m->info.head_dim, hpg = s->m->info.n_head / s->m->info.n_head_kv;
+    const size_t layer_bytes = (size_t)s->plan.n_slots * s->m->info.n_head_kv * hd * s->kv_elem;
+    const float *Q = (sink ? d->q_sink : d->q_ring) + (size_t)g * hpg * hd;
+    score_keys(s, (const uint8_t *)s->k_cache + (size_t)d->layer * layer_bytes, slot, len, g, Q, hpg,
+               1.0f / sqrtf((float)hd), d->scores + (size_t)g * hpg * d->n + key, (size_t)d->n);
+}
+
+static void decode_value_piece(decode_job *d, int g, int slot, int key, int len, int span, int sink) {
+    (void)sink;
+    const ei_session *s = d->s;
+    const int H = s->m->info.n_head, hd = s->m->info.head_dim, hpg = H / s->m->info.n_head_kv;
+    const size_t layer_bytes = (size_t)s->plan.n_slots * s->m->info.n_head_kv * hd * s->kv_elem;
+    add_values(s, (const uint8_t *)s->v_cache + (size_t)d->layer * layer_bytes, slot, len, g,
+               d->scores + (size_t)g * hpg * d->n + key, (size_t)d->n, hpg,
+               d->partial + ((size_t)span * H + (size_t)g * hpg) * hd, (size_t)hd);
+}
+
+static void decode_scores_task(void *ctx, int ith, int nth) {
+    decode_job *d = ctx;
+    const int G = d->s->m->info.n_head_kv, spans = ei_attn_spans(d->n);
+    for (int item = ith; item < G * spans; item += nth) for_span_pieces(d, item % G, item / G, decode_score_piece);
+}
+
+static void decode_softmax_task(void *ctx, int ith, int nth) {
+    decode_job *d = ctx;
+    const ei_session *s = d->s;
+    for (int h = ith; h < s->m->info.n_head; h += nth) {
+        float *row = d->scores + (size_t)h * d->n, mx = -INFINITY;
+        for (int i = 0; i < d->n; i++) mx = row[i] > mx ? row[i] : mx;
+        const float inv = 1.0f / s->k->exp_shift(row, d->n, mx);
+        for (int i = 0; i < d->n; i++) row[i] *= inv;
+        if (s->p.kv_type == EI_KV_F16) s->k->round_f16(row, d->n);
+    }
+}
+
+static void decode_values_task(void *ctx, int ith, int nth) {
+    decode_job *d = ctx;
+    const int H = d->s->m->info.n_head, G = d->s->m->info.n_head_kv, hd = d->s->m->info.head_dim;
+    const int spans = ei_attn_spans(d->n);
+    for (int item = ith; item < G * spans; item += nth) {
+        const int g = item % G, span = item / G, hpg = H / G;
+        memset(d->partial + ((size_t)span * H + (size_t)g * hpg) * hd, 0, (size_t)hpg * hd * sizeof(float));
+        for_span_pieces(d, g, span, decode_value_piece);
+    }
+}
+
+/* Returns 0 when the one-token split path does not apply (then attn_task runs). */
+static int attn_decode(ei_session *s, int layer, int T, const key_layout *kl) {
+    const int S = kl->n_sink, H = s->m->info.n_head, hd = s->m->info.head_dim;
+    if (T != 1) return 0;
+    const int64_t p = kl->pos0;
+    const int n_s = p < S ? (int)p + 1 : S, n_r = p >= S ? (int)(p - kl->ring_pos0 + 1) : 0;
+    const int first = kl->ring_start, cap = s->plan.ring_cap;
+    if (n_s + n_r <= EI_ATTN_SPAN) return 0;
+    decode_job d = {s, layer, n_s, n_r < cap - first ? n_r : cap - first, n_r, n_s + n_r, first, NULL, NULL, NULL, NULL};
+    d.scores = s->decode;
+    d.partial = d.scores + (size_t)H * s->plan.n_slots;
+    d.q_ring = d.partial + (size_t)ei_attn_spans(s->plan.n_slots) * H * hd;
+    d.q_sink = d.q_ring + (size_t)H * hd;
+    /* queries of the token; the sink is scored with the query rotated at its cache position */
+    memcpy(d.q_ring, s->q, (size_t)H * hd * sizeof(float));
+    memcpy(d.q_sink, p >= S && s->q_cache ? s->q_cache : s->q, (size_t)H * hd * sizeof(float));
+    if (s->p.kv_type == EI_KV_F16) {
+        s->k->round_f16(d.q_ring, H * hd);
+        s->k->round_f16(d.q_sink, H * hd);
+    }
+    ei_pool_run(s->pool, decode_scores_task, &d);
+    ei_pool_run(s->pool, decode_softmax_task, &d);
+    ei_pool_run(s->pool, decode_values_task, &d);
+    const int spans = ei_attn_spans(d.n);
+    for (int i = 0; i < H * hd; i++) {
+        float acc = 0.0f;
+        for (int sp = 0; sp < spans; sp++) acc += d.partial[(size_t)sp * H * hd + i];
+        s->att[i] = acc;
+    }
+    return 1;
+}
+
 /* Memory read and gate (EdgeInfinite): att = g * read(memory, q before RoPE) + (1 - g) * att. */
 typedef struct { ei_session *s; int layer, T; } memread_job;
 
@@ -334,7 +440,7 @@ void ei_forward(ei_session *s, const int32_t *tokens, int T, float *all_logits) 
         }
         store_kv(s, l, T, &kl);
         attn_job aj = {s, l, T, kl};
-        ei_pool_run(s->pool, attn_task, &aj);
+        if (!attn_decode(s, l, T, &kl)) ei_pool_run(s->pool, attn_task, &aj);
         if (read_memory) {
             memread_job mj = {s, l, T};
             ei_pool_run(s->pool, memread_task, &mj);

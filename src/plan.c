@@ -10,6 +10,7 @@ const char *const ei_buf_names[BUF_COUNT] = {
     [BUF_ATT] = "attention output [L][H*hd]", [BUF_A_MEM] = "memory read [L][H*hd]",
     [BUF_FF_GATE] = "ffn gate [L][F]",       [BUF_FF_UP] = "ffn up [L][F]",
     [BUF_XQ] = "quantized activations [L][row]", [BUF_SCORES] = "attention scores, queries, outputs [threads][rows][slots+3hd]",
+    [BUF_DECODE] = "decode attention: scores, span outputs, queries [H][slots + spans*hd + 2hd]",
     [BUF_LOGITS] = "logits [V]",             [BUF_ROPE_ABS] = "RoPE cos/sin, stream positions [L][hd]",
     [BUF_ROPE_CACHE] = "RoPE cos/sin, cache positions [L][hd]",
     [BUF_K_CACHE] = "key cache [layers][slots][G*hd]", [BUF_V_CACHE] = "value cache [layers][slots][G*hd]",
@@ -59,6 +60,7 @@ void ei_plan_build(const ei_model *m, const ei_session_params *p, ei_plan *out) 
     b[BUF_FF_UP] = L * F * f;
     b[BUF_XQ] = L * out->xq_stride;
     b[BUF_SCORES] = T * EI_ATTN_TOKENS * (size_t)(in->n_head / in->n_head_kv) * (S + 3 * hd) * f;
+    b[BUF_DECODE] = (size_t)in->n_head * (S + ei_attn_spans(out->n_slots) * hd + 2 * hd) * f;
     b[BUF_LOGITS] = (size_t)in->n_vocab * f;
     b[BUF_ROPE_ABS] = L * hd * f;
     b[BUF_ROPE_CACHE] = inf && p->n_sink > 0 ? L * hd * f : 0;

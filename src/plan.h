@@ -6,13 +6,16 @@
 
 /* Tokens per attention work item: their queries share every K/V row read (plan: score buffers). */
 #define EI_ATTN_TOKENS 8
+/* Keys per work item when one token attends to a long cache (decode): spans of a fixed size, so the
+ * split (and therefore every sum) does not depend on the thread count. */
+#define EI_ATTN_SPAN 256
 
 #include <stddef.h>
 #include "model.h"
 
 typedef enum {
     BUF_X, BUF_XN, BUF_Q, BUF_Q_PRE, BUF_Q_CACHE, BUF_K_NEW, BUF_V_NEW, BUF_ATT, BUF_A_MEM,
-    BUF_FF_GATE, BUF_FF_UP, BUF_XQ, BUF_SCORES, BUF_LOGITS, BUF_ROPE_ABS, BUF_ROPE_CACHE,
+    BUF_FF_GATE, BUF_FF_UP, BUF_XQ, BUF_SCORES, BUF_DECODE, BUF_LOGITS, BUF_ROPE_ABS, BUF_ROPE_CACHE,
     BUF_K_CACHE, BUF_V_CACHE, BUF_MEM_M, BUF_MEM_Z, BUF_MEM_SCRATCH, BUF_COUNT
 } ei_buf_id;
 
@@ -27,6 +30,9 @@ typedef struct {
 } ei_plan;
 
 extern const char *const ei_buf_names[BUF_COUNT];
+
+/* Spans of EI_ATTN_SPAN keys covering n keys. */
+static inline int ei_attn_spans(int n) { return (n + EI_ATTN_SPAN - 1) / EI_ATTN_SPAN; }
 
 /* p must already be resolved (n_ctx, n_chunk, threads > 0; sink/window checked). */
 void ei_plan_build(const ei_model *m, const ei_session_params *p, ei_plan *out);

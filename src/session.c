@@ -94,6 +94,7 @@ ei_session *ei_session_new(const ei_model *m, const ei_session_params *params) {
     s->ff_up = ptrs[BUF_FF_UP];
     s->xq = ptrs[BUF_XQ];
     s->scores = ptrs[BUF_SCORES];
+    s->decode = ptrs[BUF_DECODE];
     s->logits = ptrs[BUF_LOGITS];
     s->rope_abs = ptrs[BUF_ROPE_ABS];
     s->rope_cache = ptrs[BUF_ROPE_CACHE];

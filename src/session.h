@@ -31,7 +31,7 @@ struct ei_session {
     uint8_t *arena;
     float *x, *xn, *q, *q_pre, *q_cache, *k_new, *v_new, *att, *a_mem, *ff_gate, *ff_up;
     uint8_t *xq;
-    float *scores, *logits, *rope_abs, *rope_cache;   /* rope tables: [L][cos hd/2 | sin hd/2] */
+    float *scores, *decode, *logits, *rope_abs, *rope_cache;   /* rope tables: [L][cos hd/2 | sin hd/2] */
     void *k_cache, *v_cache;
     float *mem_M, *mem_z, *mem_scratch;
     size_t kv_elem;

@@ -248,11 +248,14 @@ done:
 }
 
 static void test_naive(ei_model *m) {
-    static const struct { const char *what; int S, W, L, memory, update; float gate; } cases[] = {
-        {"StreamingLLM (gate closed, memory not read)", 4, 16, 8, 0, EI_UPDATE_LINEAR, 0},
-        {"StreamingLLM, no sink", 0, 24, 8, 0, EI_UPDATE_LINEAR, 0},
-        {"EdgeInfinite, linear memory, gate 0.5", 4, 16, 8, 1, EI_UPDATE_LINEAR, 0.5f},
-        {"EdgeInfinite, delta memory, gate 0.3", 6, 16, 4, 1, EI_UPDATE_DELTA, 0.3f},
+    /* the last case decodes against more than EI_ATTN_SPAN keys (the split one-token path), with
+     * the ring wrapped, so the sink, ring-tail and ring-head pieces all cross span boundaries */
+    static const struct { const char *what; int S, W, L, memory, update; float gate; int n_prompt, n_total; } cases[] = {
+        {"StreamingLLM (gate closed, memory not read)", 4, 16, 8, 0, EI_UPDATE_LINEAR, 0, 45, 110},
+        {"StreamingLLM, no sink", 0, 24, 8, 0, EI_UPDATE_LINEAR, 0, 45, 110},
+        {"EdgeInfinite, linear memory, gate 0.5", 4, 16, 8, 1, EI_UPDATE_LINEAR, 0.5f, 45, 110},
+        {"EdgeInfinite, delta memory, gate 0.3", 6, 16, 4, 1, EI_UPDATE_DELTA, 0.3f, 45, 110},
+        {"EdgeInfinite, linear memory, gate 0.3, decode over > 256 keys", 8, 320, 16, 1, EI_UPDATE_LINEAR, 0.3f, 300, 460},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char name[200];
@@ -260,7 +263,8 @@ static void test_naive(ei_model *m) {
                  cases[c].L);
         TEST_BEGIN();
         int n_mem = 0;
-        double worst = compare(m, cases[c].S, cases[c].W, cases[c].L, cases[c].memory, cases[c].update, cases[c].gate, 45, 110, &n_mem);
+        double worst = compare(m, cases[c].S, cases[c].W, cases[c].L, cases[c].memory, cases[c].update, cases[c].gate,
+                               cases[c].n_prompt, cases[c].n_total, &n_mem);
         printf("  worst logit error %.3g (relative to the largest logit), %d tokens in memory at the end\n", worst, n_mem);
         CHECK(worst < 2e-4, "logits differ from the naive reference by %.3g", worst);
         TEST_END(name);
