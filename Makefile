@@ -48,7 +48,7 @@ $(BUILD)/edgeinf: $(BUILD)/tools/edgeinf.o $(EVAL_OBJ) $(BUILD)/libedgeinf.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # tests of the evaluation tool link its objects too (tools/eval/metrics.c, ...)
-$(BUILD)/test_metrics: $(BUILD)/tests/test_metrics.o $(filter-out $(BUILD)/tools/eval/eval.o,$(EVAL_OBJ)) $(BUILD)/libedgeinf.a
+$(BUILD)/test_metrics $(BUILD)/test_evaljson: $(BUILD)/%: $(BUILD)/tests/%.o $(filter-out $(BUILD)/tools/eval/eval.o,$(EVAL_OBJ)) $(BUILD)/libedgeinf.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/test_%: $(BUILD)/tests/test_%.o $(BUILD)/libedgeinf.a
@@ -73,7 +73,7 @@ bench: model all
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJ:.o=.d) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.d) $(BUILD)/tools/edgeinf.d
+-include $(LIB_OBJ:.o=.d) $(EVAL_OBJ:.o=.d) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.d) $(BUILD)/tools/edgeinf.d
 
 # Kernel micro-benchmark (not a test): ./build/kernels_bench [scalar|avx2|avx512 ...] [-t T] [-q]
 $(BUILD)/kernels_bench: $(BUILD)/bench/kernels_bench.o $(BUILD)/libedgeinf.a
