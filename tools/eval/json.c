@@ -41,7 +41,7 @@ static void skip_ws(parser *p) {
     while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' || p->s[p->i] == '\r')) p->i++;
 }
 
-static int put_utf8(char *o, size_t *len, uint32_t c) {
+void utf8_put(char *o, size_t *len, uint32_t c) {
     if (c < 0x80) o[(*len)++] = (char)c;
     else if (c < 0x800) o[(*len)++] = (char)(0xC0 | c >> 6), o[(*len)++] = (char)(0x80 | (c & 0x3F));
     else if (c < 0x10000) {
@@ -51,7 +51,6 @@ static int put_utf8(char *o, size_t *len, uint32_t c) {
         o[(*len)++] = (char)(0xF0 | c >> 18), o[(*len)++] = (char)(0x80 | ((c >> 12) & 0x3F));
         o[(*len)++] = (char)(0x80 | ((c >> 6) & 0x3F)), o[(*len)++] = (char)(0x80 | (c & 0x3F));
     }
-    return 0;
 }
 
 static int hex4(parser *p, uint32_t *out) {
@@ -119,7 +118,7 @@ static int parse_string(parser *p, char **out, size_t *out_len) {
                 if (c2 < 0xDC00 || c2 >= 0xE000) { free(o); return fail(p, "bad surrogate pair"); }
                 c1 = 0x10000 + ((c1 - 0xD800) << 10) + (c2 - 0xDC00);
             } else if (c1 >= 0xDC00 && c1 < 0xE000) { free(o); return fail(p, "lone surrogate"); }
-            put_utf8(o, &len, c1);
+            utf8_put(o, &len, c1);
             break;
         }
         default: free(o); return fail(p, "bad escape '\\%c'", e);

@@ -28,6 +28,9 @@ const json *json_get(const json *obj, const char *key); /* NULL if absent or obj
 const char *json_str(const json *v);                     /* NULL unless a string */
 double json_num(const json *v, double fallback);         /* fallback unless a number */
 
+/* Appends the UTF-8 encoding of code point c (at most 4 bytes) at out[*len]. */
+void utf8_put(char *out, size_t *len, uint32_t c);
+
 /* Writer: appends to a growing buffer; `failed` is set on allocation failure. */
 typedef struct { char *buf; size_t len, cap; int failed; } json_out;
 void jo_raw(json_out *o, const char *s);

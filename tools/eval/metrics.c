@@ -4,6 +4,8 @@
  * tests/test_metrics.c checks every metric against values the Python packages computed. */
 #include "metrics.h"
 
+#include "json.h" /* utf8_put */
+
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -106,18 +108,6 @@ static int split_ws(const char *s, size_t n, words *out) {
     return 0;
 }
 
-static void put_cp(char *o, size_t *len, uint32_t c) {
-    if (c < 0x80) o[(*len)++] = (char)c;
-    else if (c < 0x800) o[(*len)++] = (char)(0xC0 | c >> 6), o[(*len)++] = (char)(0x80 | (c & 0x3F));
-    else if (c < 0x10000) {
-        o[(*len)++] = (char)(0xE0 | c >> 12), o[(*len)++] = (char)(0x80 | ((c >> 6) & 0x3F));
-        o[(*len)++] = (char)(0x80 | (c & 0x3F));
-    } else {
-        o[(*len)++] = (char)(0xF0 | c >> 18), o[(*len)++] = (char)(0x80 | ((c >> 12) & 0x3F));
-        o[(*len)++] = (char)(0x80 | ((c >> 6) & 0x3F)), o[(*len)++] = (char)(0x80 | (c & 0x3F));
-    }
-}
-
 /* ------------------------------------------------------------ qa F1 */
 
 /* LongBench normalize_answer: lower, drop ASCII punctuation, drop the words a/an/the (regex \b
@@ -144,7 +134,7 @@ static int qa_tokens(const char *s, words *out) {
                 if (t == k && (i + k == m || !py_word(cp[i + k]))) skip = k;
             }
         if (skip) { i += skip; continue; }
-        put_cp(buf, &len, cp[i++]);
+        utf8_put(buf, &len, cp[i++]);
     }
     rc = split_ws(buf, len, out);
 done:
@@ -156,6 +146,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 
 /* Size of the multiset intersection of two word lists (sorted in place). */
 static size_t multiset_common(words *a, words *b) {
+    if (!a->n || !b->n) return 0; /* (qsort of an empty, NULL list is undefined) */
     qsort(a->w, a->n, sizeof *a->w, cmp_str);
     qsort(b->w, b->n, sizeof *b->w, cmp_str);
     size_t i = 0, j = 0, same = 0;
@@ -290,8 +281,7 @@ static int lcs_pick(char **x, size_t nx, char **y, size_t ny, unsigned char *tak
 static size_t distinct_words(char **w, size_t n) {
     char **c = malloc((n ? n : 1) * sizeof *c);
     if (!c) return 0;
-    memcpy(c, w, n * sizeof *c);
-    qsort(c, n, sizeof *c, cmp_str);
+    if (n) memcpy(c, w, n * sizeof *c), qsort(c, n, sizeof *c, cmp_str);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) k += i == 0 || strcmp(c[i - 1], c[i]) != 0;
     free(c);
