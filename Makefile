@@ -51,6 +51,9 @@ $(BUILD)/edgeinf: $(BUILD)/tools/edgeinf.o $(EVAL_OBJ) $(BUILD)/libedgeinf.a
 $(BUILD)/test_metrics $(BUILD)/test_evaljson: $(BUILD)/%: $(BUILD)/tests/%.o $(filter-out $(BUILD)/tools/eval/eval.o,$(EVAL_OBJ)) $(BUILD)/libedgeinf.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+$(BUILD)/test_ppl $(BUILD)/test_synth $(BUILD)/test_report: $(BUILD)/%: $(BUILD)/tests/%.o $(filter-out $(BUILD)/tools/eval/eval.o,$(EVAL_OBJ)) $(BUILD)/libedgeinf.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
 $(BUILD)/test_%: $(BUILD)/tests/test_%.o $(BUILD)/libedgeinf.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
