@@ -1,5 +1,6 @@
 /* LongBench and QMSum (evaluation.md): prompts, generation and scoring, one run file per method. */
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,7 +183,9 @@ int eval_longbench(int argc, char **argv) {
 static double qmsum_score(const sample *s, const char *pred, char *extra, size_t extra_cap) {
     const char *gold = json_str(&s->answers->items[0]);
     const double r1 = metric_rouge_n(pred, gold, 1), r2 = metric_rouge_n(pred, gold, 2), rl = metric_rouge_l(pred, gold);
-    snprintf(extra, extra_cap, "\"rouge1\": %.6f, \"rouge2\": %.6f, \"rougeL\": %.6f", r1, r2, rl);
+    /* NaN (out of memory) must not reach the JSON as a bare token */
+    snprintf(extra, extra_cap, "\"rouge1\": %.6f, \"rouge2\": %.6f, \"rougeL\": %.6f", isfinite(r1) ? r1 : 0.0,
+             isfinite(r2) ? r2 : 0.0, isfinite(rl) ? rl : 0.0);
     return rl;
 }
 
