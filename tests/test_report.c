@@ -43,6 +43,9 @@ static const struct { const char *name, *text; } files[] = {
      "\"samples\": [{\"rouge1\": 0.2, \"rouge2\": 0.05, \"rougeL\": 0.1}, {\"rouge1\": 0.4, \"rouge2\": 0.15, \"rougeL\": 0.3}]}"},
     {"qmsum-streaming.json", HEAD("qmsum", "streaming", "\"complete\": true,")
      "\"scores\": {\"rouge1\": 31.5, \"rouge2\": 7.25, \"rougeL\": 20, \"n\": 3}}"},
+    /* a trained gate's path: escaped in the SVG, a safe file name for the chart */
+    {"passkey-gate.json", HEAD("passkey", "gate:/g/a&b<1>.gguf", "\"complete\": true,")
+     "\"scores\": {\"groups\": {\"1024/50\": {\"n\": 1, \"mean\": 1}}}}"},
     {"broken.json", "{\"bench\": \"passkey\", \"method\": "},
     {"other.json", "{\"hello\": 1}"},
     {"notes.txt", "not a run file and not read"},
@@ -58,10 +61,10 @@ static const char *const want[] = {
     "`0123456789ab`",
     "qa (64 / 2048 / 256, linear, f16)",
     "12.6 min",
-    "| tokens | full | const0.3 |",
-    "| 1K | 75.0 (4) | — |",
-    "| 2K | 0.0 (1) | 60.0 (5) |",
-    "| 4K | — | 20.0 (5) |",
+    "| tokens | full | const0.3 | gate:/g/a&b&lt;1>.gguf |",
+    "| 1K | 75.0 (4) | — | 100.0 (1) |",
+    "| 2K | 0.0 (1) | 60.0 (5) | — |",
+    "| 4K | — | 20.0 (5) | — |",
     "![passkey heat map, full](plots/passkey-full.svg)",
     "(plots/passkey-by-length.svg)",
     "| tokens | streaming (partial: 0 of 10) |",
@@ -127,7 +130,8 @@ int main(void) {
     CHECK(err && strstr(err, "broken.json") && strstr(err, "other.json: not a run file") && !strstr(err, "notes"),
           "warnings: %s", err ? err : "(none)");
     static const char *const svgs[] = {"passkey-full.svg", "passkey-const0.3.svg", "passkey-by-length.svg", "needle-streaming.svg",
-                                       "needle-by-length.svg", "ppl-wikitext.svg", "ppl-essays.svg"};
+                                       "needle-by-length.svg", "ppl-wikitext.svg", "ppl-essays.svg",
+                                       "passkey-gate__g_a_b_1_.gguf.svg"};
     char cmd[4096] = "python3 -c \"import sys,xml.dom.minidom as x;[x.parse(f) for f in sys.argv[1:]]\"";
     for (size_t i = 0; i < sizeof svgs / sizeof *svgs; i++) {
         snprintf(path, sizeof path, "%s/%s", plots, svgs[i]);

@@ -127,15 +127,19 @@ static int load_runs(const char *dir, rp_run **out, int *n_out) {
 
 /* ------------------------------------------------------------ Markdown helpers */
 
-/* Text inside a table cell: '|' escaped, line breaks and backticks flattened. */
-static void md_text(FILE *o, const char *s) {
+/* Text inside a table cell: '|' escaped, line breaks and backticks flattened, and outside code spans
+ * '<' written as an entity so that a name like "<1>" is not taken for HTML. */
+static void md_span(FILE *o, const char *s, int code) {
     for (; s && *s; s++) {
         if (*s == '|') fputs("\\|", o);
         else if (*s == '\n' || *s == '\r' || *s == '\t') fputc(' ', o);
         else if (*s == '`') fputc('\'', o);
+        else if (*s == '<' && !code) fputs("&lt;", o);
         else fputc(*s, o);
     }
 }
+
+static void md_text(FILE *o, const char *s) { md_span(o, s, 0); }
 
 void rp_header(FILE *o, const char *first, const rp_run *rs, int n, const char *bench) {
     fprintf(o, "| %s |", first);
@@ -186,7 +190,7 @@ void rp_details(FILE *o, const rp_run *rs, int n, const char *bench) {
         if (t && t->type == JSON_NUMBER) fprintf(o, " | %.0f | ", t->num);
         else fputs(" | — | ", o);
         const char *cmd = json_str(json_get(v, "command"));
-        if (cmd) fputc('`', o), md_text(o, cmd), fputc('`', o);
+        if (cmd) fputc('`', o), md_span(o, cmd, 1), fputc('`', o);
         else fputs("—", o);
         fputs(" |\n", o);
     }

@@ -128,7 +128,7 @@ static int heat_map(rp_ctx *c, const char *bench, const rp_run *r, const grid *g
     snprintf(title, sizeof title, "%s accuracy: %s", bench, r->label);
     const svg_heatmap_spec h = {title, "prompt tokens", "depth in the text", rows, rows + ls.n, ls.n, ds.n, val, 1};
     if (!rc && svg_heatmap(path, &h, err, sizeof err)) fprintf(stderr, "edgeinf: eval report: %s\n", err), rc = -1;
-    if (!rc) fprintf(c->o, "![%s heat map, %s](%s/%s-%s.svg)\n", bench, r->method, c->img, bench, r->slug);
+    if (!rc) fprintf(c->o, "![%s heat map, %s](%s/%s-%s.svg)\n", bench, r->slug, c->img, bench, r->slug);
     free(names), free(rows), free(val), free(ls.v), free(ds.v);
     return rc;
 }
