@@ -2,6 +2,7 @@
 #include "json.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -10,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_DEPTH 64
 
 typedef struct {
     const char *s;
@@ -68,11 +68,19 @@ static int hex4(parser *p, uint32_t *out) {
     return 0;
 }
 
-/* Length of a valid UTF-8 sequence at s (of at most n bytes), 0 if invalid. */
+/* Length of the valid UTF-8 sequence at s (of at most n bytes), 0 if invalid: overlong forms,
+ * UTF-16 surrogates and code points above U+10FFFF are invalid (RFC 3629). */
 static int utf8_len(const unsigned char *s, size_t n) {
-    int len = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
-    if (!len || (size_t)len > n || (len == 2 && s[0] < 0xC2)) return 0;
-    for (int k = 1; k < len; k++)
+    const unsigned c = s[0];
+    if (c < 0x80) return 1;
+    int len;
+    unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    else return 0;
+    if ((size_t)len > n || s[1] < lo || s[1] > hi) return 0;
+    for (int k = 2; k < len; k++)
         if ((s[k] & 0xC0) != 0x80) return 0;
     return len;
 }
@@ -155,7 +163,7 @@ static int parse_container(parser *p, json *v, int depth) {
     const int obj = p->s[p->i] == '{';
     const char close = obj ? '}' : ']';
     v->type = obj ? JSON_OBJECT : JSON_ARRAY;
-    if (depth >= MAX_DEPTH) return fail(p, "nesting deeper than %d", MAX_DEPTH);
+    if (depth >= JSON_MAX_DEPTH) return fail(p, "nesting deeper than %d", JSON_MAX_DEPTH);
     p->i++;
     size_t cap = 0;
     skip_ws(p);
@@ -181,6 +189,40 @@ static int parse_container(parser *p, json *v, int depth) {
     }
 }
 
+static size_t digits(parser *p) {
+    const size_t d0 = p->i;
+    while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') p->i++;
+    return p->i - d0;
+}
+
+/* RFC 8259 number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?; overflow is an error, underflow
+ * reads as 0. */
+static int parse_number(parser *p, json *v) {
+    const size_t start = p->i;
+    if (p->s[p->i] == '-') p->i++;
+    if (p->i < p->n && p->s[p->i] == '0') p->i++;
+    else if (!digits(p)) return fail(p, "bad number: a digit is expected");
+    if (p->i < p->n && p->s[p->i] == '.' && (p->i++, !digits(p))) return fail(p, "bad number: a digit is expected");
+    if (p->i < p->n && (p->s[p->i] == 'e' || p->s[p->i] == 'E')) {
+        p->i++;
+        if (p->i < p->n && (p->s[p->i] == '+' || p->s[p->i] == '-')) p->i++;
+        if (!digits(p)) return fail(p, "bad number: a digit is expected");
+    }
+    const size_t n = p->i - start;
+    char small[64], *buf = n < sizeof small ? small : malloc(n + 1);
+    if (!buf) return fail(p, "out of memory");
+    memcpy(buf, p->s + start, n);
+    buf[n] = 0;
+    v->num = strtod(buf, NULL);
+    if (buf != small) free(buf);
+    if (isinf(v->num)) {
+        p->i = start;
+        return fail(p, "number out of range");
+    }
+    v->type = JSON_NUMBER;
+    return 0;
+}
+
 static int parse_value(parser *p, json *v, int depth) {
     skip_ws(p);
     if (p->i >= p->n) return fail(p, "unexpected end of input");
@@ -196,18 +238,7 @@ static int parse_value(parser *p, json *v, int depth) {
             return 0;
         }
     }
-    if (c == '-' || (c >= '0' && c <= '9')) {
-        char buf[64];
-        size_t k = 0;
-        while (p->i < p->n && k + 1 < sizeof buf && strchr("+-0123456789.eE", p->s[p->i])) buf[k++] = p->s[p->i++];
-        buf[k] = 0;
-        char *end;
-        errno = 0;
-        v->num = strtod(buf, &end);
-        if (*end || k == 0 || errno == ERANGE) return fail(p, "bad number '%s'", buf);
-        v->type = JSON_NUMBER;
-        return 0;
-    }
+    if (c == '-' || (c >= '0' && c <= '9')) return parse_number(p, v);
     return fail(p, "unexpected character '%c'", c);
 }
 
@@ -268,8 +299,14 @@ const json *json_get(const json *obj, const char *key) {
     return NULL;
 }
 
+json_type json_kind(const json *v) { return v ? v->type : JSON_NULL; }
+size_t json_len(const json *v) { return v && (v->type == JSON_ARRAY || v->type == JSON_OBJECT) ? v->len : 0; }
+const json *json_at(const json *arr, size_t i) { return i < json_len(arr) ? &arr->items[i] : NULL; }
+const char *json_key_at(const json *obj, size_t i) { return obj && obj->type == JSON_OBJECT && i < obj->len ? obj->keys[i] : NULL; }
 const char *json_str(const json *v) { return v && v->type == JSON_STRING ? v->str : NULL; }
+size_t json_str_len(const json *v) { return v && v->type == JSON_STRING ? v->len : 0; }
 double json_num(const json *v, double fallback) { return v && v->type == JSON_NUMBER ? v->num : fallback; }
+int json_bool(const json *v, int fallback) { return v && v->type == JSON_BOOL ? v->num != 0 : fallback; }
 
 /* ------------------------------------------------------------ writer */
 
@@ -289,19 +326,50 @@ static void jo_append(json_out *o, const char *s, size_t n) {
 
 void jo_raw(json_out *o, const char *s) { jo_append(o, s, strlen(s)); }
 
-void jo_str(json_out *o, const char *s) {
+void jo_strn(json_out *o, const char *s, size_t n) {
     jo_append(o, "\"", 1);
-    for (const char *p = s; *p; p++) {
-        const unsigned char c = (unsigned char)*p;
+    size_t i = 0;
+    while (i < n) {
+        /* runs of bytes that need no escaping are copied at once */
+        size_t j = i;
+        int l = 0;
+        while (j < n && (unsigned char)s[j] >= 0x20 && s[j] != '"' && s[j] != '\\' &&
+               (l = utf8_len((const unsigned char *)s + j, n - j)) > 0)
+            j += (size_t)l;
+        jo_append(o, s + i, j - i);
+        if (j == n) break;
+        const unsigned char c = (unsigned char)s[j];
         char e[8];
         if (c == '"' || c == '\\') e[0] = '\\', e[1] = (char)c, jo_append(o, e, 2);
         else if (c == '\n') jo_append(o, "\\n", 2);
         else if (c == '\t') jo_append(o, "\\t", 2);
         else if (c == '\r') jo_append(o, "\\r", 2);
         else if (c < 0x20) snprintf(e, sizeof e, "\\u%04x", c), jo_append(o, e, 6);
-        else jo_append(o, p, 1);
+        else jo_append(o, "\xef\xbf\xbd", 3); /* an invalid UTF-8 byte: U+FFFD */
+        i = j + 1;
     }
     jo_append(o, "\"", 1);
+}
+
+void jo_str(json_out *o, const char *s) { jo_strn(o, s ? s : "", s ? strlen(s) : 0); }
+
+void jo_value(json_out *o, const json *v) {
+    switch (json_kind(v)) {
+    case JSON_NULL: jo_raw(o, "null"); break;
+    case JSON_BOOL: jo_raw(o, v->num ? "true" : "false"); break;
+    case JSON_NUMBER: jo_num(o, v->num); break;
+    case JSON_STRING: jo_strn(o, v->str, v->len); break;
+    case JSON_ARRAY:
+    case JSON_OBJECT:
+        jo_raw(o, v->type == JSON_ARRAY ? "[" : "{");
+        for (size_t k = 0; k < v->len; k++) {
+            if (k) jo_raw(o, ", ");
+            if (v->type == JSON_OBJECT) jo_str(o, v->keys[k]), jo_raw(o, ": ");
+            jo_value(o, &v->items[k]);
+        }
+        jo_raw(o, v->type == JSON_ARRAY ? "]" : "}");
+        break;
+    }
 }
 
 void jo_num(json_out *o, double x) {
@@ -323,7 +391,7 @@ int jo_write_file_atomic(const json_out *o, const char *path) {
     if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp) { errno = ENAMETOOLONG; return -1; }
     FILE *f = fopen(tmp, "wb");
     if (!f) return -1;
-    int ok = fwrite(o->buf, 1, o->len, f) == o->len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int ok = (o->len == 0 || fwrite(o->buf, 1, o->len, f) == o->len) && fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = fclose(f) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
         int e = errno;
@@ -331,5 +399,12 @@ int jo_write_file_atomic(const json_out *o, const char *path) {
         errno = e;
         return -1;
     }
+    /* the rename survives a power cut once the directory is synced too (best effort) */
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(tmp, sizeof tmp, ".");
+    else if (slash == path) snprintf(tmp, sizeof tmp, "/");
+    else memcpy(tmp, path, (size_t)(slash - path)), tmp[slash - path] = 0; /* shorter than tmp's own name */
+    const int fd = open(tmp, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) fsync(fd), close(fd);
     return 0;
 }
