@@ -1,303 +1,315 @@
-/* Passkey retrieval, needle in a haystack and long-context perplexity (evaluation.md). The filler,
- * needles and questions are this project's own wording. */
+/* `edgeinf eval passkey|needle|ppl` (evaluation.md): the drivers. Prompts come from synth.c
+ * (passkey filler and needles), the perplexity stream from ppl.c; this file runs them per method
+ * and keeps the run files. FullKV does not go past its trained context: passkey/needle cells
+ * longer than it are skipped (nothing recorded), perplexity stops there. */
+#include <dirent.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ppl.h"
 #include "harness.h"
+#include "sha256.h"
+#include "synth.h"
 
-#define MAX_METHODS 16
 #define MAX_GRID 32
 
-static const char *const filler[] = {
-    "The river bends twice before it reaches the old mill at the edge of the village.",
-    "Every autumn the farmers bring their grain there, and the miller writes each sack into a ledger.",
-    "In the coldest weeks the wheel freezes, and the village waits for the thaw with little complaint.",
-    "Children skate on the millpond while their parents mend nets and sharpen tools for the spring.",
-    "When the ice breaks, the water runs fast and brown, carrying branches down toward the sea.",
-    "The baker opens before dawn, and the smell of bread drifts along the empty street.",
-    "Travellers sometimes stop at the inn, trade news from the city, and leave before noon.",
-    "Nothing much changes from year to year, and most people there would not want it to.",
-};
-#define N_FILLER (int)(sizeof filler / sizeof filler[0])
-
-typedef struct { const char *fact, *question, *answer; } needle;
-static const needle needles[] = {
-    {"The lighthouse keeper on Varrow Island named her grey cat Juniper.",
-     "What did the lighthouse keeper on Varrow Island name her cat?", "Juniper"},
-    {"The secret ingredient in Aunt Odile's plum cake is cardamom.", "What is the secret ingredient in Aunt Odile's plum cake?",
-     "cardamom"},
-    {"The night train from Lindmoor to Castel Brun leaves from platform 17.",
-     "From which platform does the night train from Lindmoor to Castel Brun leave?", "17"},
-    {"The rowing club of Pellworth painted its boathouse turquoise.",
-     "What colour did the rowing club of Pellworth paint its boathouse?", "turquoise"},
-    {"The astronomer Ilsa Marquand named the comet she found after her grandmother Rosalind.",
-     "After whom did the astronomer Ilsa Marquand name her comet?", "Rosalind"},
-};
-#define N_NEEDLES (int)(sizeof needles / sizeof needles[0])
-
-static uint64_t splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+static int only_txt(const struct dirent *d) {
+    const size_t l = strlen(d->d_name);
+    return l > 4 && !strcmp(d->d_name + l - 4, ".txt");
 }
 
-static int64_t count_tokens(const ei_model *m, const char *s, size_t n) { return ei_tokenize(m, s, n, 0, 0, NULL, 0); }
-
-/* Parses "1024,2K,..." into out (at most cap values). */
-static int parse_list(const char *flag, const char *s, int *out, int cap) {
-    int n = 0;
-    for (const char *p = s; *p;) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (*end == 'K' || *end == 'k') v *= 1024, end++;
-        if (end == p || (*end && *end != ',') || v < 0 || v > (1 << 24) || n == cap) {
-            eval_err("%s: expected a comma-separated list of at most %d numbers, got '%s'", flag, cap, s);
-            return -1;
-        }
-        out[n++] = (int)v;
-        p = *end ? end + 1 : end;
-    }
-    return n;
-}
-
-/* Text of about `target` tokens: filler sentences (passkey) or the haystack cut at a sentence end
- * (needle), with `insert` placed at depth percent, then the question. */
-static char *build_prompt(const ei_model *m, const char *hay, size_t hay_len, int64_t target, int depth, const char *insert,
-                          const char *question) {
-    const int64_t fixed = count_tokens(m, insert, strlen(insert)) + count_tokens(m, question, strlen(question)) + 4;
-    int64_t want = target - fixed;
-    if (want < 16) want = 16;
-    /* body bytes: estimate from the token density of a sample, then correct once by measuring */
-    size_t body = 0;
-    const size_t sample_len = hay_len < 40000 ? hay_len : 40000;
-    const double bytes_per_tok = (double)sample_len / (double)(count_tokens(m, hay, sample_len) + 1);
-    for (int pass = 0; pass < 3; pass++) {
-        size_t guess = pass == 0 ? (size_t)(want * bytes_per_tok) : body;
-        if (pass > 0) {
-            int64_t got = count_tokens(m, hay, body);
-            if (got < 0) return NULL;
-            guess = (size_t)((double)body * (double)want / (double)(got ? got : 1));
-        }
-        if (guess > hay_len) guess = hay_len;
-        /* end at a sentence boundary */
-        size_t b = guess;
-        while (b > 0 && b < hay_len && !(hay[b - 1] == '.' && (hay[b] == ' ' || hay[b] == '\n'))) b--;
-        body = b ? b : guess;
-    }
-    size_t at = (size_t)((double)body * depth / 100.0);
-    while (at > 0 && at < body && !(hay[at - 1] == '.' && (hay[at] == ' ' || hay[at] == '\n'))) at--;
-    const size_t n = body + strlen(insert) + strlen(question) + 8;
-    char *out = malloc(n);
-    if (!out) return NULL;
-    snprintf(out, n, "%.*s %s %.*s\n\n%s", (int)at, hay, insert, (int)(body - at), hay + at, question);
-    return out;
-}
-
-/* The passkey filler, repeated to at least `bytes`. */
-static char *make_filler(size_t bytes) {
-    size_t cap = bytes + 256, len = 0;
-    char *s = malloc(cap);
-    for (int i = 0; s && len < bytes; i++) {
-        const char *f = filler[i % N_FILLER];
-        size_t l = strlen(f);
-        if (len + l + 2 > cap) break;
-        memcpy(s + len, f, l), len += l;
-        s[len++] = (i % 4 == 3) ? '\n' : ' ';
-    }
-    if (s) s[len] = 0;
-    return s;
-}
-
-static char *read_essays(size_t *len) {
-    static const char *const names[] = {"worked", "love", "hubs", "gap", "apple", "founders", "newideas", "island", "before"};
+/* The essays (*.txt of dir in name order) joined by blank lines; sha of the joined text. */
+static char *read_essays(const char *dir, size_t *len, char sha[65]) {
+    struct dirent **names = NULL;
+    const int nn = scandir(dir, &names, only_txt, alphasort);
+    if (nn <= 0) { eval_err("%s: %s", dir, nn < 0 ? "cannot list the directory" : "no .txt files"); free(names); return NULL; }
     json_out o = {0};
-    char path[512];
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        size_t n;
-        snprintf(path, sizeof path, "../shared/data/pg_essays/%s.txt", names[i]);
-        char *t = eval_read_file(path, &n);
-        if (!t) { free(o.buf); eval_err("%s: cannot read (needle haystack)", path); return NULL; }
-        jo_raw(&o, t), jo_raw(&o, "\n\n");
-        free(t);
+    int ok = 1;
+    for (int i = 0; i < nn; i++) {
+        char path[4096];
+        size_t n = 0;
+        char *t = ok && snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name) < (int)sizeof path ? eval_read_file(path, &n) : NULL;
+        if (ok && !t) eval_err("%s/%s: cannot read", dir, names[i]->d_name), ok = 0;
+        if (t && strlen(t) != n) eval_err("%s: contains a NUL byte", path), ok = 0;
+        if (ok) jo_raw(&o, t), jo_raw(&o, "\n\n");
+        free(t), free(names[i]);
     }
-    if (o.failed) { free(o.buf); return NULL; }
+    free(names);
+    if (ok && o.failed) eval_err("out of memory");
+    if (!ok || o.failed) { free(o.buf); return NULL; }
+    sha256_ctx c;
+    sha256_init(&c), sha256_update(&c, o.buf, o.len), sha256_hex(&c, sha);
     *len = o.len;
     return o.buf;
 }
 
-int eval_passkey(int argc, char **argv, int is_needle) {
-    eval_opts o;
-    if (eval_parse_opts(argc, argv, &o, "qa")) return 2;
-    int lengths[MAX_GRID], depths[MAX_GRID];
-    const int nl = parse_list("--lengths", o.lengths ? o.lengths : "1K,2K,4K,8K,16K,32K,64K,128K", lengths, MAX_GRID);
-    const int nd = parse_list("--depths", o.depths ? o.depths : "0,25,50,75,100", depths, MAX_GRID);
-    if (nl < 0 || nd < 0) return 2;
-    for (int i = 0; i < nd; i++)
-        if (depths[i] > 100) { eval_err("--depths: %d is not a percentage", depths[i]); return 2; }
-    eval_method methods[MAX_METHODS];
-    const int nm = eval_parse_methods(o.methods, methods, MAX_METHODS);
-    if (nm < 0) return 2;
-    int max_len = 0;
-    for (int i = 0; i < nl; i++) max_len = lengths[i] > max_len ? lengths[i] : max_len;
-    size_t hay_len = 0;
-    char *hay = is_needle ? read_essays(&hay_len) : make_filler((size_t)max_len * 6 + 4096);
-    if (!hay) return 2;
-    if (is_needle) { /* repeat the essays as needed */
-        const size_t need = (size_t)max_len * 6 + 4096;
-        if (hay_len < need) {
-            char *big = malloc(need + 1);
-            if (!big) { free(hay); return 2; }
-            for (size_t k = 0; k < need; k += hay_len) memcpy(big + k, hay, need - k < hay_len ? need - k : hay_len);
-            big[need] = 0;
-            free(hay), hay = big, hay_len = need;
+static void list_json(json_out *o, const int64_t *v, int n) {
+    jo_raw(o, "[");
+    for (int i = 0; i < n; i++) jo_raw(o, i ? ", " : ""), jo_int(o, v[i]);
+    jo_raw(o, "]");
+}
+
+/* ------------------------------------------------------------ passkey and needle */
+
+/* scores: {"cells": [{length, depth, n, accuracy}], "lengths": [{length, n, accuracy}]}, accuracy in [0, 1] */
+static void grid_summary(json_out *o, json *const *samples, int n) {
+    for (int pass = 0; pass < 2; pass++) {
+        jo_raw(o, pass ? "], \"lengths\": [" : "{\"cells\": [");
+        int first = 1;
+        for (int i = 0; i < n; i++) {
+            const double L = json_num(json_get(samples[i], "length"), -1), D = json_num(json_get(samples[i], "depth"), -1);
+            int seen = 0, k = 0;
+            double ok = 0;
+            for (int j = 0; j < i && !seen; j++)
+                seen = json_num(json_get(samples[j], "length"), -1) == L && (pass || json_num(json_get(samples[j], "depth"), -1) == D);
+            for (int j = i; j < n && !seen; j++)
+                if (json_num(json_get(samples[j], "length"), -1) == L && (pass || json_num(json_get(samples[j], "depth"), -1) == D))
+                    ok += json_num(json_get(samples[j], "correct"), 0), k++;
+            if (seen) continue;
+            jo_raw(o, first ? "" : ", "), first = 0;
+            jo_raw(o, "{\"length\": "), jo_num(o, L);
+            if (!pass) jo_raw(o, ", \"depth\": "), jo_num(o, D);
+            jo_raw(o, ", \"n\": "), jo_int(o, k), jo_raw(o, ", \"accuracy\": "), jo_num(o, ok / k), jo_raw(o, "}");
         }
-    } else hay_len = strlen(hay);
-    ei_model *m = ei_model_load(o.model_path);
-    if (!m) { eval_err("%s", ei_last_error()); free(hay); return 2; }
-    const int n_ctx = ei_model_get_info(m)->n_ctx_train;
-    int rc = 0;
-    for (int k = 0; k < nm && !rc; k++) {
-        int n_cells = 0;
-        for (int i = 0; i < nl; i++) n_cells += !(methods[k].full && lengths[i] > n_ctx - 64);
-        eval_run r;
-        if (eval_run_open(&r, &o, is_needle ? "needle" : "passkey", &methods[k], m, n_cells * nd * o.keys)) {
-            eval_run_close(&r);
-            rc = 2;
-            break;
-        }
-        for (int i = 0; i < nl && !rc; i++) {
-            if (methods[k].full && lengths[i] > n_ctx - 64) {
-                fprintf(stderr, "edgeinf: %s: %d tokens do not fit the trained context %d: skipped for full attention\n",
-                        r.bench, lengths[i], n_ctx);
-                continue;
-            }
-            for (int d = 0; d < nd && !rc; d++)
-                for (int t = 0; t < o.keys && !rc; t++) {
-                    char key[160], cell[96], len_s[32], answer[64], insert[256], question[256];
-                    snprintf(key, sizeof key, "%d/%d/%d", lengths[i], depths[d], t);
-                    if (eval_run_has(&r, key)) continue;
-                    eval_progress(&r, key);
-                    uint64_t seed = o.seed * 1000003u + (uint64_t)lengths[i] * 131u + (uint64_t)depths[d] * 7u + (uint64_t)t;
-                    const uint64_t rnd = splitmix(&seed);
-                    if (is_needle) {
-                        const needle *nd_ = &needles[rnd % N_NEEDLES];
-                        snprintf(insert, sizeof insert, "%s", nd_->fact);
-                        snprintf(question, sizeof question, "%s Answer in a few words, using the text above.", nd_->question);
-                        snprintf(answer, sizeof answer, "%s", nd_->answer);
-                    } else {
-                        snprintf(answer, sizeof answer, "%05u", (unsigned)(10000 + rnd % 90000));
-                        snprintf(insert, sizeof insert, "Remember this: the pass key is %s. The pass key is %s.", answer, answer);
-                        snprintf(question, sizeof question, "What is the pass key mentioned in the text above? Answer with the number only.");
-                    }
-                    const double t0 = ei_time_s();
-                    char *text = build_prompt(m, hay, hay_len, lengths[i], depths[d], insert, question);
-                    int64_t nt = 0, cut = 0;
-                    int32_t *toks = text ? eval_tokens(&r, text, 1, methods[k].full ? n_ctx - 48 : 0, &nt, &cut) : NULL;
-                    int gen = 0;
-                    char *pred = toks ? eval_generate(&r, toks, nt, is_needle ? 48 : 16, 0, &gen) : NULL;
-                    free(text), free(toks);
-                    if (!pred) { rc = 2; break; }
-                    const int ok = strstr(pred, answer) != NULL;
-                    json_out f = {0};
-                    jo_raw(&f, "\"length\": "), jo_int(&f, lengths[i]), jo_raw(&f, ", \"depth\": "), jo_int(&f, depths[d]);
-                    jo_raw(&f, ", \"prompt_tokens\": "), jo_int(&f, nt), jo_raw(&f, ", \"seconds\": "), jo_num(&f, ei_time_s() - t0);
-                    jo_raw(&f, ", \"answer\": "), jo_str(&f, answer), jo_raw(&f, ", \"prediction\": "), jo_str(&f, pred);
-                    free(pred);
-                    snprintf(cell, sizeof cell, "%d/%d", lengths[i], depths[d]);
-                    snprintf(len_s, sizeof len_s, "%d", lengths[i]);
-                    if (f.failed || eval_run_add(&r, key, cell, len_s, ok, f.buf)) rc = 2;
-                    free(f.buf);
-                }
-        }
-        if (!rc) fprintf(stderr, "%s[%s %s] done, wrote %s\n", r.tty ? "\r\033[K" : "", r.bench, r.method.name, r.path);
-        eval_run_close(&r);
     }
-    ei_model_free(m);
+    jo_raw(o, "]}");
+}
+
+static int grid_method(const eval_opts *o, const eval_method *e, const ei_model *m, int needle, const int64_t *lengths, int nl,
+                       const int64_t *depths, int nd, const char *hay, size_t hay_len, const char *options) {
+    static const char *const ident[] = {"seed", "essays_sha256", NULL};
+    const int max_new = needle ? 48 : 16;
+    eval_run r;
+    int rc = eval_run_open(&r, o, e, m, options, ident, grid_summary);
+    char key[96];
+    for (int i = 0; !rc && i < nl; i++) {
+        if (e->full && lengths[i] > r.n_ctx_train) {
+            eval_note("%s %s: %lld tokens are beyond the trained context of %d: cells skipped", o->bench, e->name, (long long)lengths[i],
+                      r.n_ctx_train);
+            continue;
+        }
+        for (int d = 0; d < nd; d++)
+            for (int k = 0; k < o->keys; k++) snprintf(key, sizeof key, "%lld/%lld/%d", (long long)lengths[i], (long long)depths[d], k), eval_run_expect(&r, key);
+    }
+    for (int i = 0; !rc && i < nl; i++) {
+        if (e->full && lengths[i] > r.n_ctx_train) continue;
+        for (int d = 0; !rc && d < nd; d++)
+            for (int k = 0; !rc && k < o->keys; k++) {
+                snprintf(key, sizeof key, "%lld/%lld/%d", (long long)lengths[i], (long long)depths[d], k);
+                if (eval_run_has(&r, key)) continue;
+                eval_progress(&r, key);
+                const double t0 = ei_time_s();
+                const uint64_t seed = o->seed * 1000003u + (uint64_t)k; /* synth mixes in length and depth */
+                char answer[64], err[400];
+                char *text = needle ? synth_needle(m, hay, hay_len, lengths[i], (int)depths[d], seed, answer, err, sizeof err)
+                                    : synth_passkey(m, lengths[i], (int)depths[d], seed, answer, err, sizeof err);
+                if (!text) { eval_err("%s %s: %s", o->bench, key, err); rc = -1; break; }
+                int64_t nt = 0, cut = 0;
+                int32_t *toks = eval_tokens(&r, text, 1, e->full ? eval_full_budget(&r, max_new) : 0, &nt, &cut);
+                int gen = 0;
+                char *pred = toks ? eval_generate(&r, toks, nt, max_new, -1, &gen) : NULL;
+                free(text), free(toks);
+                if (!pred) { rc = -1; break; }
+                json_out f = {0};
+                jo_raw(&f, "{\"key\": "), jo_str(&f, key), jo_raw(&f, ", \"length\": "), jo_int(&f, lengths[i]);
+                jo_raw(&f, ", \"depth\": "), jo_int(&f, depths[d]), jo_raw(&f, ", \"k\": "), jo_int(&f, k);
+                jo_raw(&f, ", \"prompt_tokens\": "), jo_int(&f, nt), jo_raw(&f, ", \"truncated\": "), jo_int(&f, cut);
+                jo_raw(&f, ", \"generated_tokens\": "), jo_int(&f, gen), jo_raw(&f, ", \"seconds\": "), jo_num(&f, ei_time_s() - t0);
+                jo_raw(&f, ", \"answer\": "), jo_str(&f, answer), jo_raw(&f, ", \"prediction\": "), jo_str(&f, pred);
+                jo_raw(&f, ", \"correct\": "), jo_int(&f, strstr(pred, answer) != NULL), jo_raw(&f, "}");
+                free(pred);
+                if (f.failed) eval_err("out of memory"), rc = -1;
+                else rc = eval_run_add(&r, f.buf);
+                free(f.buf);
+            }
+    }
+    if (!rc) rc = eval_run_finish(&r);
+    eval_run_close(&r);
+    return rc;
+}
+
+int eval_passkey(int argc, char **argv, int needle) {
+    static const char *const flags_p[] = {"--lengths", "--depths", "--keys", "--seed", NULL};
+    static const char *const flags_n[] = {"--lengths", "--depths", "--keys", "--seed", "--essays", NULL};
+    eval_opts o;
+    eval_method methods[EVAL_MAX_METHODS];
+    int64_t lengths[MAX_GRID], depths[MAX_GRID];
+    int nm, nl, nd, rc = 2;
+    if (eval_parse_opts(argc, argv, &o, "qa", needle ? flags_n : flags_p) ||
+        (nm = eval_parse_methods(o.methods, methods, EVAL_MAX_METHODS)) < 0 ||
+        (nl = eval_parse_list("--lengths", o.lengths ? o.lengths : "1K,2K,4K,8K,16K,32K,64K,128K", 16, (int64_t)1 << 24, lengths, MAX_GRID)) < 0 ||
+        (nd = eval_parse_list("--depths", o.depths ? o.depths : "0,25,50,75,100", 0, 100, depths, MAX_GRID)) < 0) {
+        eval_opts_free(&o);
+        return 2;
+    }
+    const char *essays = o.essays ? o.essays : EVAL_DATA_ROOT "/pg_essays";
+    size_t hay_len = 0;
+    char sha[65] = "";
+    char *hay = needle ? read_essays(essays, &hay_len, sha) : NULL;
+    ei_model *m = !needle || hay ? eval_load_model(o.model_path) : NULL;
+    if (m) {
+        json_out opt = {0};
+        jo_raw(&opt, "{\"lengths\": "), list_json(&opt, lengths, nl), jo_raw(&opt, ", \"depths\": "), list_json(&opt, depths, nd);
+        jo_raw(&opt, ", \"keys\": "), jo_int(&opt, o.keys), jo_raw(&opt, ", \"seed\": "), jo_int(&opt, (int64_t)o.seed);
+        jo_raw(&opt, ", \"max_new\": "), jo_int(&opt, needle ? 48 : 16);
+        jo_raw(&opt, ", \"essays\": ");
+        if (needle) jo_str(&opt, essays), jo_raw(&opt, ", \"essays_sha256\": "), jo_str(&opt, sha);
+        else jo_raw(&opt, "null, \"essays_sha256\": null");
+        jo_raw(&opt, "}");
+        rc = opt.failed ? (eval_err("out of memory"), 2) : 0;
+        for (int k = 0; k < nm && !rc; k++) rc = grid_method(&o, &methods[k], m, needle, lengths, nl, depths, nd, hay, hay_len, opt.buf) ? 1 : 0;
+        free(opt.buf);
+    }
     free(hay);
+    ei_model_free(m);
+    eval_opts_free(&o);
     return rc;
 }
 
 /* ------------------------------------------------------------ perplexity by position band */
 
-int eval_ppl(int argc, char **argv) {
-    eval_opts o;
-    if (eval_parse_opts(argc, argv, &o, "stream")) return 2;
-    int edges[MAX_GRID];
-    const int ne = parse_list("--bands", o.bands ? o.bands : "8K,16K,32K,64K,128K", edges, MAX_GRID);
-    if (ne < 0) return 2;
-    eval_method methods[MAX_METHODS];
-    const int nm = eval_parse_methods(o.methods, methods, MAX_METHODS);
-    if (nm < 0) return 2;
-    const char *corpus = o.corpus ? o.corpus : "wikitext,essays";
-    ei_model *m = ei_model_load(o.model_path);
-    if (!m) { eval_err("%s", ei_last_error()); return 2; }
-    const int V = ei_model_get_info(m)->n_vocab, n_ctx = ei_model_get_info(m)->n_ctx_train;
-    int rc = 0;
-    for (int k = 0; k < nm && !rc; k++) {
-        eval_run r;
-        const int n_corpora = 1 + (strchr(corpus, ',') != NULL);
-        if (eval_run_open(&r, &o, "ppl", &methods[k], m, n_corpora)) { eval_run_close(&r); rc = 2; break; }
-        float *logits = malloc(sizeof(float) * (size_t)V * (size_t)r.profile.chunk);
-        for (int c = 0; c < 2 && !rc; c++) {
-            const char *name = c == 0 ? "wikitext" : "essays";
-            if (!strstr(corpus, name) || eval_run_has(&r, name)) continue;
-            eval_progress(&r, name);
-            size_t len = 0;
-            char *text = c == 0 ? eval_read_file("../shared/data/wikitext-2/wiki.test.raw", &len) : read_essays(&len);
-            int64_t nt = 0, cut = 0;
-            int32_t *toks = text ? eval_tokens(&r, text, 0, 0, &nt, &cut) : NULL;
-            free(text);
-            if (!toks || !logits) { eval_err("%s: cannot read or tokenize the corpus", name); free(toks); rc = 2; break; }
-            int64_t n = nt < o.max_tokens ? nt : o.max_tokens;
-            if (methods[k].full && n > n_ctx) n = n_ctx; /* FullKV only up to its trained context */
-            double nll[MAX_GRID + 1] = {0};
-            int64_t cnt[MAX_GRID + 1] = {0};
-            const double t0 = ei_time_s();
-            ei_session_reset(r.s);
-            for (int64_t p = 0; p < n && !rc; p += r.profile.chunk) {
-                const int64_t step = n - p < r.profile.chunk ? n - p : r.profile.chunk;
-                if (ei_session_eval(r.s, toks + p, step, logits, NULL, NULL)) { eval_err("%s", ei_last_error()); rc = 2; break; }
-                for (int64_t i = 0; i < step && p + i + 1 < n; i++) {
-                    const float *row = logits + (size_t)i * V;
-                    double mx = row[0], sum = 0;
-                    for (int v = 1; v < V; v++) mx = row[v] > mx ? row[v] : mx;
-                    for (int v = 0; v < V; v++) sum += exp((double)row[v] - mx);
-                    const int64_t pos = p + i + 1;
-                    int b = 0;
-                    while (b < ne && pos >= edges[b]) b++;
-                    nll[b] += mx + log(sum) - row[toks[pos]];
-                    cnt[b]++;
-                }
-                if (r.tty) fprintf(stderr, "\r\033[K[ppl %s] %s %lld/%lld", r.method.name, name, (long long)(p + step), (long long)n);
-            }
-            free(toks);
-            if (rc) break;
-            json_out f = {0};
-            double all_nll = 0;
-            int64_t all_n = 0;
-            jo_raw(&f, "\"tokens\": "), jo_int(&f, n), jo_raw(&f, ", \"seconds\": "), jo_num(&f, ei_time_s() - t0);
-            jo_raw(&f, ", \"bands\": [");
-            for (int b = 0, first = 1; b <= ne; b++) {
-                if (!cnt[b]) continue;
-                if (!first) jo_raw(&f, ", ");
-                first = 0;
-                jo_raw(&f, "{\"from\": "), jo_int(&f, b ? edges[b - 1] : 0), jo_raw(&f, ", \"to\": ");
-                if (b < ne) jo_int(&f, edges[b]);
-                else jo_raw(&f, "null");
-                jo_raw(&f, ", \"tokens\": "), jo_int(&f, cnt[b]), jo_raw(&f, ", \"ppl\": "), jo_num(&f, exp(nll[b] / cnt[b])), jo_raw(&f, "}");
-                all_nll += nll[b], all_n += cnt[b];
-            }
-            jo_raw(&f, "]");
-            if (f.failed || eval_run_add(&r, name, name, NULL, all_n ? exp(all_nll / all_n) : NAN, f.buf)) rc = 2;
-            free(f.buf);
-        }
-        free(logits);
-        if (!rc) fprintf(stderr, "%s[ppl %s] done, wrote %s\n", r.tty ? "\r\033[K" : "", r.method.name, r.path);
-        eval_run_close(&r);
+/* scores: {"<corpus>": [bands]}: each sample's bands */
+static void ppl_summary(json_out *o, json *const *samples, int n) {
+    jo_raw(o, "{");
+    for (int i = 0; i < n; i++) {
+        jo_raw(o, i ? ", " : ""), jo_str(o, json_str(json_get(samples[i], "corpus")));
+        jo_raw(o, ": "), jo_value(o, json_get(samples[i], "bands"));
     }
+    jo_raw(o, "}");
+}
+
+typedef struct { const char *name; int32_t *toks; int64_t n; } corpus;
+
+static void ppl_progress(void *user, int64_t done, int64_t total) {
+    const eval_run *r = user;
+    if (r->tty) fprintf(stderr, "\r\033[K[ppl %s] %lld/%lld tokens", r->method.name, (long long)done, (long long)total);
+}
+
+static int ppl_method(const eval_opts *o, const eval_method *e, const ei_model *m, const corpus *cs, int nc, const int64_t *edges, int ne,
+                      const char *options) {
+    static const char *const ident[] = {"max_tokens", "bands", NULL};
+    eval_run r;
+    int rc = eval_run_open(&r, o, e, m, options, ident, ppl_summary);
+    for (int c = 0; !rc && c < nc; c++) eval_run_expect(&r, cs[c].name);
+    for (int c = 0; !rc && c < nc; c++) {
+        if (eval_run_has(&r, cs[c].name)) continue;
+        int64_t n = cs[c].n < o->max_tokens ? cs[c].n : o->max_tokens;
+        const int limited = e->full && n > r.n_ctx_train;
+        if (limited) {
+            n = r.n_ctx_train;
+            eval_note("ppl %s: %s stops at the trained context of %d tokens (FullKV)", e->name, cs[c].name, r.n_ctx_train);
+        }
+        eval_progress(&r, cs[c].name);
+        ppl_band bands[MAX_GRID + 1];
+        for (int b = 0; b <= ne; b++) bands[b] = (ppl_band){b ? edges[b - 1] : 0, b < ne ? edges[b] : INT64_MAX, 0, 0.0};
+        const double t0 = ei_time_s();
+        ei_session_reset(r.s);
+        if (ppl_stream(r.s, m, cs[c].toks, n, bands, ne + 1, ppl_progress, &r)) {
+            eval_err("ppl %s: %s: %s", e->name, cs[c].name, ppl_error());
+            rc = -1;
+            break;
+        }
+        json_out f = {0};
+        double nll = 0;
+        int64_t cnt = 0;
+        jo_raw(&f, "{\"key\": "), jo_str(&f, cs[c].name), jo_raw(&f, ", \"corpus\": "), jo_str(&f, cs[c].name);
+        jo_raw(&f, ", \"tokens\": "), jo_int(&f, n), jo_raw(&f, ", \"limited_to_n_ctx\": "), jo_raw(&f, limited ? "true" : "false");
+        jo_raw(&f, ", \"seconds\": "), jo_num(&f, ei_time_s() - t0), jo_raw(&f, ",\n   \"bands\": [");
+        for (int b = 0, first = 1; b <= ne; b++) {
+            if (!bands[b].tokens) continue;
+            jo_raw(&f, first ? "" : ", "), first = 0;
+            jo_raw(&f, "{\"from\": "), jo_int(&f, bands[b].from), jo_raw(&f, ", \"to\": ");
+            if (b < ne) jo_int(&f, bands[b].to);
+            else jo_raw(&f, "null"); /* the last band runs to the end of the stream */
+            jo_raw(&f, ", \"tokens\": "), jo_int(&f, bands[b].tokens), jo_raw(&f, ", \"nll_sum\": "), jo_num(&f, bands[b].nll_sum);
+            jo_raw(&f, ", \"ppl\": "), jo_num(&f, exp(bands[b].nll_sum / (double)bands[b].tokens)), jo_raw(&f, "}");
+            nll += bands[b].nll_sum, cnt += bands[b].tokens;
+        }
+        jo_raw(&f, "], \"ppl\": ");
+        if (cnt) jo_num(&f, exp(nll / (double)cnt));
+        else jo_raw(&f, "null");
+        jo_raw(&f, "}");
+        if (f.failed) eval_err("out of memory"), rc = -1;
+        else rc = eval_run_add(&r, f.buf);
+        free(f.buf);
+    }
+    if (!rc) rc = eval_run_finish(&r);
+    eval_run_close(&r);
+    return rc;
+}
+
+/* Tokens of a corpus: BOS when the model wants one, then the text (no template). */
+static int32_t *tokenize_all(const ei_model *m, const char *name, const char *text, size_t len, int64_t *n) {
+    const int bos = ei_token_add_bos(m);
+    const int64_t need = ei_tokenize(m, text, len, bos, 0, NULL, 0);
+    int32_t *t = need > 0 ? malloc((size_t)need * sizeof *t) : NULL;
+    if (need < 0) eval_err("%s: %s", name, ei_last_error());
+    else if (!t) eval_err("%s: %s", name, need ? "out of memory" : "empty");
+    else ei_tokenize(m, text, len, bos, 0, t, need);
+    *n = need;
+    return t;
+}
+
+int eval_ppl(int argc, char **argv) {
+    static const char *const flags[] = {"--corpus", "--max-tokens", "--bands", "--essays", "--wikitext", NULL};
+    eval_opts o;
+    eval_method methods[EVAL_MAX_METHODS];
+    int64_t edges[MAX_GRID];
+    int nm, ne;
+    if (eval_parse_opts(argc, argv, &o, "stream", flags) || (nm = eval_parse_methods(o.methods, methods, EVAL_MAX_METHODS)) < 0 ||
+        (ne = eval_parse_list("--bands", o.bands ? o.bands : "8K,16K,32K,64K,128K", 1, (int64_t)1 << 30, edges, MAX_GRID)) < 0) {
+        eval_opts_free(&o);
+        return 2;
+    }
+    for (int b = 1; b < ne; b++)
+        if (edges[b] <= edges[b - 1]) { eval_err("--bands: edges must increase (%lld after %lld)", (long long)edges[b], (long long)edges[b - 1]); eval_opts_free(&o); return 2; }
+    const char *which = o.corpus ? o.corpus : "both";
+    const int want_w = !strcmp(which, "both") || eval_in_list(which, "wikitext"), want_e = !strcmp(which, "both") || eval_in_list(which, "essays");
+    for (const char *p = which; strcmp(which, "both") && *p;) {
+        const size_t l = strcspn(p, ",");
+        if (!((l == 8 && !strncmp(p, "wikitext", 8)) || (l == 6 && !strncmp(p, "essays", 6)))) {
+            eval_err("--corpus: unknown corpus '%.*s' (wikitext, essays, both)", (int)l, p);
+            eval_opts_free(&o);
+            return 2;
+        }
+        p += l + (p[l] == ',');
+    }
+    const char *wiki_path = o.wikitext ? o.wikitext : EVAL_DATA_ROOT "/wikitext-2/wiki.test.raw";
+    const char *essays = o.essays ? o.essays : EVAL_DATA_ROOT "/pg_essays";
+    corpus cs[2] = {{"wikitext", NULL, 0}, {"essays", NULL, 0}};
+    char sha_w[65] = "", sha_e[65] = "";
+    int rc = 0;
+    ei_model *m = eval_load_model(o.model_path);
+    if (!m) rc = 2;
+    for (int c = 0; c < 2 && !rc; c++) {
+        if (!(c ? want_e : want_w)) continue;
+        size_t len = 0;
+        char *text = c ? read_essays(essays, &len, sha_e) : eval_read_file(wiki_path, &len);
+        if (!c && !text) eval_err("%s: cannot read", wiki_path);
+        if (!c && text && sha256_file(wiki_path, sha_w)) eval_err("%s: cannot read", wiki_path), free(text), text = NULL;
+        if (!text || !(cs[c].toks = tokenize_all(m, cs[c].name, text, len, &cs[c].n))) rc = 2;
+        free(text);
+    }
+    corpus use[2];
+    int nc = 0;
+    for (int c = 0; c < 2; c++)
+        if (cs[c].toks) use[nc++] = cs[c];
+    if (!rc) {
+        json_out opt = {0};
+        jo_raw(&opt, "{\"corpus\": "), jo_str(&opt, which), jo_raw(&opt, ", \"max_tokens\": "), jo_int(&opt, o.max_tokens);
+        jo_raw(&opt, ", \"bands\": "), list_json(&opt, edges, ne);
+        jo_raw(&opt, ", \"wikitext\": "), jo_str(&opt, want_w ? wiki_path : ""), jo_raw(&opt, ", \"wikitext_sha256\": "), jo_str(&opt, sha_w);
+        jo_raw(&opt, ", \"essays\": "), jo_str(&opt, want_e ? essays : ""), jo_raw(&opt, ", \"essays_sha256\": "), jo_str(&opt, sha_e);
+        jo_raw(&opt, "}");
+        if (opt.failed) eval_err("out of memory"), rc = 2;
+        for (int k = 0; k < nm && !rc; k++) rc = ppl_method(&o, &methods[k], m, use, nc, edges, ne, opt.buf) ? 1 : 0;
+        free(opt.buf);
+    }
+    free(cs[0].toks), free(cs[1].toks);
     ei_model_free(m);
+    eval_opts_free(&o);
     return rc;
 }

@@ -1,8 +1,7 @@
-/* Evaluation harness: options, methods, sessions, generation, resumable run files (harness.h). */
+/* Run files, resume, progress and the session of one method's run (harness.h). */
 #include "harness.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,125 +11,6 @@
 
 #include "sha256.h"
 
-void eval_err(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("edgeinf: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-char *eval_read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        char *nb = realloc(buf, cap * 2 + 1);
-        if (!nb) { free(buf); buf = NULL; break; }
-        buf = nb, cap *= 2;
-    }
-    if (buf && ferror(f)) { free(buf); buf = NULL; errno = EIO; }
-    fclose(f);
-    if (buf) buf[n] = 0, *len = n;
-    return buf;
-}
-
-/* ------------------------------------------------------------ options */
-
-static int to_int(const char *flag, const char *v, int lo, int hi, int *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || *end || end == v || x < lo || x > hi) {
-        eval_err("%s expects an integer in [%d, %d], got '%s'", flag, lo, hi, v);
-        return -1;
-    }
-    *out = (int)x;
-    return 0;
-}
-
-int eval_parse_opts(int argc, char **argv, eval_opts *o, const char *default_profile) {
-    memset(o, 0, sizeof *o);
-    o->out_dir = "bench/out/eval", o->profile_name = default_profile, o->methods = "full,streaming,const0.3";
-    o->threads = 2, o->keys = 5, o->seed = 1, o->max_tokens = 32768;
-    o->chunk = o->sink = o->window = -1;
-    size_t used = (size_t)snprintf(o->command, sizeof o->command, "edgeinf eval");
-    for (int i = -1; i < argc; i++) {
-        const char *a = i < 0 ? "" : argv[i];
-        if (i >= 0 && used < sizeof o->command) used += (size_t)snprintf(o->command + used, sizeof o->command - used, " %s", a);
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const char *const *strs[] = {&o->model_path, &o->out_dir, &o->data, &o->tasks, &o->profile_name, &o->profile_file,
-                                     &o->lengths, &o->depths, &o->bands, &o->corpus, &o->methods};
-        static const char *const str_flags[] = {"-m", "--out-dir", "--data", "--tasks", "--profile", "--profile-file",
-                                                "--lengths", "--depths", "--bands", "--corpus", "--method"};
-        int *ints[] = {&o->threads, &o->limit, &o->keys, &o->chunk, &o->sink, &o->window, &o->max_tokens};
-        static const char *const int_flags[] = {"--threads", "--limit", "--keys", "--chunk", "--sink", "--window", "--max-tokens"};
-        int hit = 0;
-        if (!strcmp(a, "--overwrite")) { o->overwrite = 1; continue; }
-        for (size_t k = 0; k < sizeof str_flags / sizeof *str_flags && !hit; k++)
-            if (!strcmp(a, str_flags[k])) {
-                if (!v) { eval_err("option %s needs a value", a); return -1; }
-                *(const char **)strs[k] = v, i++, hit = 1;
-            }
-        for (size_t k = 0; k < sizeof int_flags / sizeof *int_flags && !hit; k++)
-            if (!strcmp(a, int_flags[k]) || (!strcmp(a, "-t") && k == 0)) {
-                if (!v) { eval_err("option %s needs a value", a); return -1; }
-                if (to_int(a, v, k == 1 || k >= 3 ? 0 : 1, 1 << 26, ints[k])) return -1;
-                i++, hit = 1;
-            }
-        if (!hit && !strcmp(a, "--seed")) {
-            int s;
-            if (!v || to_int(a, v, 0, 1 << 30, &s)) return -1;
-            o->seed = (uint64_t)s, i++, hit = 1;
-        }
-        if (!hit) { eval_err("unknown option '%s' for eval %s (edgeinf eval --help)", a, argv[0]); return -1; }
-    }
-    if (!o->model_path) { eval_err("eval %s needs -m MODEL", argv[0]); return -1; }
-    return 0;
-}
-
-int eval_parse_methods(const char *list, eval_method *out, int cap) {
-    int n = 0;
-    for (const char *p = list; *p;) {
-        size_t len = strcspn(p, ",");
-        char name[96];
-        if (len == 0 || len >= sizeof name) { eval_err("--method: bad list '%s'", list); return -1; }
-        if (n == cap) { eval_err("--method: at most %d methods", cap); return -1; }
-        memcpy(name, p, len);
-        name[len] = 0;
-        eval_method *e = &out[n++];
-        memset(e, 0, sizeof *e);
-        snprintf(e->name, sizeof e->name, "%s", name);
-        char *end;
-        if (!strcmp(name, "full")) e->full = 1;
-        else if (!strcmp(name, "streaming")) e->freeze_memory = 1;
-        else if (!strcmp(name, "closed")) e->gate_kind = 1;
-        else if (!strncmp(name, "const", 5) && (e->gate_const = strtof(name + 5, &end), *end == 0 && end > name + 5) &&
-                 e->gate_const >= 0 && e->gate_const <= 1)
-            e->gate_kind = 2;
-        else if (!strncmp(name, "gate:", 5) && name[5]) {
-            e->gate_kind = 3;
-            snprintf(e->gate_file, sizeof e->gate_file, "%s", name + 5);
-            const char *slash = strrchr(name + 5, '/');
-            snprintf(e->name, sizeof e->name, "gate-%s", slash ? slash + 1 : name + 5);
-        } else {
-            eval_err("unknown method '%s' (full, streaming, closed, constG with 0 <= G <= 1, gate:FILE)", name);
-            return -1;
-        }
-        p += len;
-        if (*p == ',') p++;
-    }
-    return n;
-}
-
-/* ------------------------------------------------------------ run files */
-
 static void utc_now(char out[32]) {
     time_t t = time(NULL);
     struct tm tm;
@@ -138,66 +18,33 @@ static void utc_now(char out[32]) {
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void write_value(json_out *o, const json *v) {
-    switch (v->type) {
-    case JSON_NULL: jo_raw(o, "null"); break;
-    case JSON_BOOL: jo_raw(o, v->num ? "true" : "false"); break;
-    case JSON_NUMBER: jo_num(o, v->num); break;
-    case JSON_STRING: jo_str(o, v->str); break;
-    case JSON_ARRAY:
-    case JSON_OBJECT:
-        jo_raw(o, v->type == JSON_ARRAY ? "[" : "{");
-        for (size_t k = 0; k < v->len; k++) {
-            if (k) jo_raw(o, ", ");
-            if (v->type == JSON_OBJECT) jo_str(o, v->keys[k]), jo_raw(o, ": ");
-            write_value(o, &v->items[k]);
-        }
-        jo_raw(o, v->type == JSON_ARRAY ? "]" : "}");
-        break;
-    }
-}
-
-static int remember(eval_run *r, const char *key, const char *group, const char *group2, double score) {
-    if (r->n_samples == r->done_cap) {
-        int cap = r->done_cap ? 2 * r->done_cap : 64;
-        struct done_sample *d = realloc(r->done, (size_t)cap * sizeof *d);
-        if (!d) return -1;
-        r->done = d, r->done_cap = cap;
-    }
-    struct done_sample *d = &r->done[r->n_samples++];
-    snprintf(d->key, sizeof d->key, "%s", key);
-    snprintf(d->group, sizeof d->group, "%s", group ? group : "");
-    snprintf(d->group2, sizeof d->group2, "%s", group2 ? group2 : "");
-    d->score = score;
-    return 0;
-}
+/* ------------------------------------------------------------ the file */
 
 static void profile_json(json_out *o, const ei_profile *p) {
     jo_raw(o, "{\"name\": "), jo_str(o, p->name);
     jo_raw(o, ", \"chunk\": "), jo_int(o, p->chunk), jo_raw(o, ", \"sink\": "), jo_int(o, p->sink);
     jo_raw(o, ", \"window\": "), jo_int(o, p->window), jo_raw(o, ", \"full_kv_budget\": "), jo_int(o, p->full_kv_budget);
     jo_raw(o, ", \"update\": "), jo_str(o, p->update == EI_UPDATE_DELTA ? "delta" : "linear");
-    jo_raw(o, ", \"kv\": "), jo_str(o, p->kv_type == EI_KV_F16 ? "f16" : "f32"), jo_raw(o, "}");
+    jo_raw(o, ", \"kv\": "), jo_str(o, p->kv_type == EI_KV_F16 ? "f16" : "f32");
+    jo_raw(o, ", \"max_new_tokens\": "), jo_int(o, p->max_new_tokens), jo_raw(o, "}");
 }
 
-/* Mean score per group (and per second group); the average of the group means. */
-static void summary_json(json_out *o, const eval_run *r, int second) {
-    jo_raw(o, "{");
-    int first = 1;
-    for (int i = 0; i < r->n_samples; i++) {
-        const char *g = second ? r->done[i].group2 : r->done[i].group;
-        int seen = 0;
-        for (int j = 0; j < i && !seen; j++) seen = !strcmp(g, second ? r->done[j].group2 : r->done[j].group);
-        if (seen || !*g) continue;
-        double sum = 0;
-        int n = 0;
-        for (int j = i; j < r->n_samples; j++)
-            if (!strcmp(g, second ? r->done[j].group2 : r->done[j].group)) sum += r->done[j].score, n++;
-        if (!first) jo_raw(o, ", ");
-        first = 0;
-        jo_str(o, g), jo_raw(o, ": {\"n\": "), jo_int(o, n), jo_raw(o, ", \"mean\": "), jo_num(o, sum / n), jo_raw(o, "}");
-    }
-    jo_raw(o, "}");
+static void method_json(json_out *o, const eval_run *r) {
+    static const char *const kinds[4] = {"none", "closed", "const", "file"};
+    const eval_method *e = &r->method;
+    jo_raw(o, "{\"name\": "), jo_str(o, e->name);
+    jo_raw(o, ", \"path\": "), jo_str(o, e->full ? "full" : "infinite");
+    jo_raw(o, ", \"gate\": "), jo_str(o, kinds[e->gate]);
+    jo_raw(o, ", \"gate_const\": ");
+    if (e->gate == EVAL_GATE_CONST) jo_num(o, e->gate_const);
+    else jo_raw(o, "null");
+    jo_raw(o, ", \"gate_file\": ");
+    if (e->gate == EVAL_GATE_FILE) jo_str(o, e->gate_file);
+    else jo_raw(o, "null");
+    jo_raw(o, ", \"gate_sha256\": ");
+    if (e->gate == EVAL_GATE_FILE) jo_str(o, r->gate_sha);
+    else jo_raw(o, "null");
+    jo_raw(o, ", \"freeze_memory\": "), jo_int(o, e->freeze_memory), jo_raw(o, "}");
 }
 
 static int save(eval_run *r) {
@@ -205,248 +52,361 @@ static int save(eval_run *r) {
     char now[32];
     utc_now(now);
     const ei_model_info *in = ei_model_get_info(r->m);
-    jo_raw(&o, "{\"tool\": \"edgeinf eval\", \"version\": \"" EI_VERSION "\", \"bench\": "), jo_str(&o, r->bench);
+    jo_raw(&o, "{\"tool\": \"edgeinf eval\", \"version\": \"" EI_VERSION "\", \"bench\": "), jo_str(&o, r->o->bench);
     jo_raw(&o, ",\n \"command\": "), jo_str(&o, r->o->command);
     jo_raw(&o, ",\n \"started\": "), jo_str(&o, r->started), jo_raw(&o, ", \"updated\": "), jo_str(&o, now);
-    jo_raw(&o, ", \"complete\": "), jo_raw(&o, r->n_samples >= r->requested ? "true" : "false");
+    jo_raw(&o, ", \"complete\": "), jo_raw(&o, r->requested_done >= r->requested ? "true" : "false");
+    jo_raw(&o, ", \"requested\": "), jo_int(&o, r->requested), jo_raw(&o, ", \"done\": "), jo_int(&o, r->requested_done);
     jo_raw(&o, ",\n \"model\": {\"path\": "), jo_str(&o, r->o->model_path), jo_raw(&o, ", \"name\": "), jo_str(&o, in->name);
     jo_raw(&o, ", \"sha256\": "), jo_str(&o, r->model_sha), jo_raw(&o, ", \"n_ctx_train\": "), jo_int(&o, in->n_ctx_train);
-    jo_raw(&o, "},\n \"method\": {\"name\": "), jo_str(&o, r->method.name);
-    jo_raw(&o, ", \"path\": "), jo_str(&o, r->method.full ? "full" : "infinite");
-    static const char *const kinds[4] = {"none", "closed", "const", "file"};
-    jo_raw(&o, ", \"gate\": "), jo_str(&o, kinds[r->method.gate_kind]);
-    jo_raw(&o, ", \"gate_const\": ");
-    if (r->method.gate_kind == 2) jo_num(&o, r->method.gate_const);
-    else jo_raw(&o, "null");
-    jo_raw(&o, ", \"gate_file\": ");
-    if (r->method.gate_kind == 3) jo_str(&o, r->method.gate_file);
-    else jo_raw(&o, "null");
-    jo_raw(&o, ", \"freeze_memory\": "), jo_int(&o, r->method.freeze_memory);
-    jo_raw(&o, "},\n \"profile\": "), profile_json(&o, &r->profile);
+    jo_raw(&o, ", \"chat_template\": "), jo_raw(&o, r->chat_template ? "true" : "false");
+    jo_raw(&o, "},\n \"method\": "), method_json(&o, r);
+    jo_raw(&o, ",\n \"profile\": "), profile_json(&o, &r->profile);
     jo_raw(&o, ",\n \"threads\": "), jo_int(&o, r->o->threads), jo_raw(&o, ", \"isa\": "), jo_str(&o, ei_isa());
     jo_raw(&o, ", \"wall_s\": "), jo_num(&o, r->wall_before + ei_time_s() - r->t0);
-    jo_raw(&o, ", \"requested\": "), jo_int(&o, r->requested), jo_raw(&o, ", \"done\": "), jo_int(&o, r->n_samples);
-    jo_raw(&o, ",\n \"scores\": {\"groups\": "), summary_json(&o, r, 0);
-    jo_raw(&o, ", \"groups2\": "), summary_json(&o, r, 1), jo_raw(&o, "},\n \"samples\": [");
-    if (r->samples.len) jo_raw(&o, r->samples.buf);
-    jo_raw(&o, "]}\n");
+    jo_raw(&o, ",\n \"options\": "), jo_raw(&o, r->options);
+    jo_raw(&o, ",\n \"samples\": [");
+    for (int i = 0; i < r->n_samples; i++) jo_raw(&o, i ? ",\n  " : "\n  "), jo_value(&o, r->samples[i]);
+    jo_raw(&o, "],\n \"scores\": ");
+    r->summary(&o, r->samples, r->n_samples);
+    jo_raw(&o, "}\n");
     int rc = jo_write_file_atomic(&o, r->path);
-    if (rc) eval_err("%s: cannot write the run file (%s)", r->path, strerror(errno));
+    if (rc) eval_err("%s: cannot write the run file (%s)", r->path, o.failed ? "out of memory" : strerror(errno));
     free(o.buf);
     return rc;
 }
 
-/* Resume: keep the samples of a run file made with the same model, bench, method and profile. */
+static int push_sample(eval_run *r, json *s) {
+    if (r->n_samples == r->cap_samples) {
+        const int cap = r->cap_samples ? 2 * r->cap_samples : 64;
+        json **p = realloc(r->samples, (size_t)cap * sizeof *p);
+        if (!p) return -1;
+        r->samples = p, r->cap_samples = cap;
+    }
+    r->samples[r->n_samples++] = s;
+    return 0;
+}
+
+/* Two values as their JSON text: equal when the text is. */
+static int same_value(const json *a, const json *b) {
+    json_out x = {0}, y = {0};
+    jo_value(&x, a), jo_value(&y, b);
+    const int same = !x.failed && !y.failed && x.len == y.len && !memcmp(x.buf, y.buf, x.len);
+    free(x.buf), free(y.buf);
+    return same;
+}
+
+/* Resume: the samples of a run file made with the same model, bench, method, profile and identity
+ * options are kept; any other difference is refused with the field that differs. */
 static int resume(eval_run *r) {
-    char err[300];
+    char err[600];
     if (access(r->path, F_OK) != 0) return 0;
     json *v = json_parse_file(r->path, err, sizeof err);
-    if (!v) { eval_err("%s (delete it or pass --overwrite)", err); return -1; }
-    const json *prof = json_get(v, "profile");
-    const char *why = NULL;
+    if (!v) { eval_err("%s (pass --overwrite to start it over)", err); return -1; }
     json_out want = {0};
-    profile_json(&want, &r->profile);
-    json_out have = {0};
-    if (prof) write_value(&have, prof);
-    if (!json_str(json_get(json_get(v, "model"), "sha256")) || strcmp(json_str(json_get(json_get(v, "model"), "sha256")), r->model_sha))
-        why = "model.sha256";
-    else if (!json_str(json_get(v, "bench")) || strcmp(json_str(json_get(v, "bench")), r->bench)) why = "bench";
-    else if (!json_str(json_get(json_get(v, "method"), "name")) || strcmp(json_str(json_get(json_get(v, "method"), "name")), r->method.name))
-        why = "method.name";
-    else if (!have.buf || !want.buf || strcmp(have.buf, want.buf)) why = "profile";
-    free(want.buf), free(have.buf);
-    if (why) {
-        eval_err("%s: made with another %s; delete it or pass --overwrite", r->path, why);
+    jo_raw(&want, "{\"model\": {\"sha256\": "), jo_str(&want, r->model_sha), jo_raw(&want, "}, \"bench\": "), jo_str(&want, r->o->bench);
+    jo_raw(&want, ", \"method\": "), method_json(&want, r), jo_raw(&want, ", \"profile\": "), profile_json(&want, &r->profile);
+    jo_raw(&want, ", \"options\": "), jo_raw(&want, r->options), jo_raw(&want, "}");
+    json *w = want.failed ? NULL : json_parse(want.buf, want.len, err, sizeof err);
+    free(want.buf);
+    if (!w) { json_free(v); eval_err("out of memory"); return -1; }
+    /* fields compared: model.sha256, bench, method.{name, gate_sha256}, every profile field, ident options */
+    static const char *const checks[][2] = {{"model", "sha256"}, {"bench", NULL}, {"method", "name"}, {"method", "gate_sha256"}};
+    char why[160] = "";
+    if (json_kind(v) != JSON_OBJECT || !json_str(json_get(v, "tool")) || strcmp(json_str(json_get(v, "tool")), "edgeinf eval"))
+        snprintf(why, sizeof why, "tool (not an edgeinf eval run file)");
+    for (size_t k = 0; !*why && k < sizeof checks / sizeof *checks; k++) {
+        const json *a = json_get(v, checks[k][0]), *b = json_get(w, checks[k][0]);
+        if (checks[k][1]) a = json_get(a, checks[k][1]), b = json_get(b, checks[k][1]);
+        if (!a || !same_value(a, b)) snprintf(why, sizeof why, "%s%s%s", checks[k][0], checks[k][1] ? "." : "", checks[k][1] ? checks[k][1] : "");
+    }
+    const json *pw = json_get(w, "profile"), *pv = json_get(v, "profile");
+    for (size_t k = 0; !*why && k < json_len(pw); k++)
+        if (!same_value(json_at(pw, k), json_get(pv, json_key_at(pw, k)))) snprintf(why, sizeof why, "profile.%s", json_key_at(pw, k));
+    for (int k = 0; !*why && r->ident && r->ident[k]; k++)
+        if (!same_value(json_get(json_get(w, "options"), r->ident[k]), json_get(json_get(v, "options"), r->ident[k])))
+            snprintf(why, sizeof why, "options.%s", r->ident[k]);
+    json_free(w);
+    if (*why) {
+        eval_err("%s: made with a different %s; pass --overwrite to start it over, or use another --out-dir", r->path, why);
         json_free(v);
         return -1;
     }
-    const json *samples = json_get(v, "samples");
-    for (size_t k = 0; samples && samples->type == JSON_ARRAY && k < samples->len; k++) {
-        const json *s = &samples->items[k];
-        const char *key = json_str(json_get(s, "key"));
-        if (!key) continue;
-        if (r->samples.len) jo_raw(&r->samples, ",\n  ");
-        write_value(&r->samples, s);
-        if (remember(r, key, json_str(json_get(s, "group")), json_str(json_get(s, "group2")), json_num(json_get(s, "score"), 0))) {
-            json_free(v);
+    /* keep the samples: detach them from the parsed file */
+    json *samples = (json *)json_get(v, "samples");
+    for (size_t k = 0; k < json_len(samples); k++) {
+        const json *s = json_at(samples, k);
+        json *copy = NULL;
+        if (!json_str(json_get(s, "key")) || eval_run_has(r, json_str(json_get(s, "key")))) continue;
+        json_out t = {0};
+        jo_value(&t, s);
+        if (!t.failed) copy = json_parse(t.buf, t.len, err, sizeof err);
+        free(t.buf);
+        if (!copy || push_sample(r, copy)) {
+            json_free(copy), json_free(v);
+            eval_err("out of memory");
             return -1;
         }
     }
+    if (r->n_samples) eval_note("%s: resuming: %d samples already done", r->path, r->n_samples);
     r->wall_before = json_num(json_get(v, "wall_s"), 0);
     const char *st = json_str(json_get(v, "started"));
     if (st) snprintf(r->started, sizeof r->started, "%s", st);
     json_free(v);
-    if (r->n_samples) fprintf(stderr, "edgeinf: %s: resuming: %d samples already done\n", r->path, r->n_samples);
     return 0;
 }
 
-int eval_run_open(eval_run *r, const eval_opts *o, const char *bench, const eval_method *method, ei_model *m, int requested) {
+/* ------------------------------------------------------------ opening a run */
+
+/* The chat template around a marker: its prefix and suffix are tokenized with special tokens. */
+static int chat_parts(eval_run *r) {
+    static const char mark[] = "\x01\x02USER\x02\x01";
+    const int64_t need = ei_chat_format(r->m, NULL, mark, NULL, 0);
+    if (need < 0) return 0; /* no supported template: prompts go in raw (recorded in the run file) */
+    char *t = malloc((size_t)need + 1);
+    if (!t) return -1;
+    ei_chat_format(r->m, NULL, mark, t, (size_t)need + 1);
+    char *at = strstr(t, mark);
+    if (!at) { free(t); return 0; }
+    *at = 0;
+    r->chat_pre = t;
+    r->chat_post = at + strlen(mark);
+    r->chat_template = 1;
+    return 0;
+}
+
+static int make_profile(eval_run *r) {
+    const eval_opts *o = r->o;
+    if (ei_profile_builtin(o->profile_name, &r->profile)) { eval_err("--profile: %s", ei_last_error()); return -1; }
+    /* as in `edgeinf run`: a default profile adapts to a short-context model, a named one must fit */
+    const int fitted = !o->profile_named && ei_profile_fit(&r->profile, r->m);
+    if (o->profile_file && ei_profile_load_file(o->profile_file, &r->profile)) { eval_err("%s", ei_last_error()); return -1; }
+    if (o->chunk > 0) r->profile.chunk = o->chunk;
+    if (o->sink >= 0) r->profile.sink = o->sink;
+    if (o->window > 0) r->profile.window = o->window;
+    if (ei_profile_check(&r->profile, r->m)) { eval_err("%s", ei_last_error()); return -1; }
+    r->profile_fitted = fitted;
+    return 0;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *dir) {
+    char p[4096];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) { errno = ENAMETOOLONG; return -1; }
+    for (char *s = p + 1; *s; s++)
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(p, 0755) && errno != EEXIST) return -1;
+            *s = '/';
+        }
+    return mkdir(p, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+int eval_run_open(eval_run *r, const eval_opts *o, const eval_method *method, const ei_model *m, const char *options_json,
+                  const char *const *ident, eval_summary_fn summary) {
     memset(r, 0, sizeof *r);
-    r->o = o, r->bench = bench, r->method = *method, r->m = m, r->requested = requested;
+    r->o = o, r->method = *method, r->m = m, r->options = options_json, r->ident = ident, r->summary = summary;
     r->tty = isatty(2);
     r->t0 = ei_time_s();
+    r->n_ctx_train = ei_model_get_info(m)->n_ctx_train;
     utc_now(r->started);
-    if (ei_profile_builtin(o->profile_name, &r->profile)) { eval_err("%s", ei_last_error()); return -1; }
-    if (o->profile_file && ei_profile_load_file(o->profile_file, &r->profile)) { eval_err("%s", ei_last_error()); return -1; }
-    if (o->chunk >= 0) r->profile.chunk = o->chunk;
-    if (o->sink >= 0) r->profile.sink = o->sink;
-    if (o->window >= 0) r->profile.window = o->window;
-    ei_profile_fit(&r->profile, m);
-    if (ei_profile_check(&r->profile, m)) { eval_err("%s", ei_last_error()); return -1; }
-    if (sha256_file(o->model_path, r->model_sha)) { eval_err("%s: cannot read to hash it", o->model_path); return -1; }
-    r->n_ctx = ei_model_get_info(m)->n_ctx_train;
-    ei_session_params p = ei_session_params_for(&r->profile, method->full ? EI_MODE_FULL : EI_MODE_INFINITE, r->n_ctx, o->threads);
+    if (make_profile(r)) return -1;
+    if (chat_parts(r)) { eval_err("out of memory"); return -1; }
+    if (sha256_file(o->model_path, r->model_sha)) { eval_err("%s: cannot read it to hash it", o->model_path); return -1; }
+    ei_session_params p = ei_session_params_for(&r->profile, method->full ? EI_MODE_FULL : EI_MODE_INFINITE, r->n_ctx_train, o->threads);
     p.freeze_memory = method->freeze_memory;
-    if (method->gate_kind == 1) {
-        if (!(r->gate = ei_gate_new(m, EI_GATE_HEAD_SCALAR, &r->profile, -8.0f))) { eval_err("%s", ei_last_error()); return -1; }
-    } else if (method->gate_kind == 3) {
-        if (!(r->gate = ei_gate_load(method->gate_file, m))) { eval_err("%s", ei_last_error()); return -1; }
+    p.gate_const = method->gate == EVAL_GATE_CONST ? (float)method->gate_const : -1.0f;
+    if (method->gate == EVAL_GATE_CLOSED) r->gate = ei_gate_new(m, EI_GATE_HEAD_SCALAR, &r->profile, -8.0f);
+    if (method->gate == EVAL_GATE_FILE) {
+        if (sha256_file(method->gate_file, r->gate_sha)) { eval_err("%s: cannot read the gate file", method->gate_file); return -1; }
+        r->gate = ei_gate_load(method->gate_file, m);
+    }
+    if ((method->gate == EVAL_GATE_CLOSED || method->gate == EVAL_GATE_FILE) && !r->gate) {
+        eval_err("%s", ei_last_error());
+        return -1;
     }
     p.gate = r->gate;
-    p.gate_const = method->gate_kind == 2 ? method->gate_const : -1.0f;
     if (!(r->s = ei_session_new(m, &p))) { eval_err("%s", ei_last_error()); return -1; }
-    if (mkdir(o->out_dir, 0755) && errno != EEXIST) { eval_err("%s: cannot create (%s)", o->out_dir, strerror(errno)); return -1; }
-    if (snprintf(r->path, sizeof r->path, "%s/%s-%s.json", o->out_dir, bench, r->method.name) >= (int)sizeof r->path) {
+    if (make_dirs(o->out_dir)) { eval_err("%s: cannot create the directory (%s)", o->out_dir, strerror(errno)); return -1; }
+    if (snprintf(r->path, sizeof r->path, "%s/%s-%s.json", o->out_dir, o->bench, r->method.name) >= (int)sizeof r->path) {
         eval_err("--out-dir: path too long");
         return -1;
     }
     if (!o->overwrite && resume(r)) return -1;
+    /* notes only once the run is open: an error stays the only line */
+    if (r->profile_fitted)
+        eval_note("profile %s scaled down to the model's trained context of %d tokens", r->profile.name, r->n_ctx_train);
+    if (!r->chat_template) eval_note("%s has no chat template: prompts go in raw (\"chat_template\": false)", o->model_path);
     return 0;
 }
 
 void eval_run_close(eval_run *r) {
-    if (r->tty) fputc('\n', stderr);
     ei_session_free(r->s);
     ei_gate_free(r->gate);
-    free(r->samples.buf);
-    free(r->done);
-    r->s = NULL, r->gate = NULL;
+    for (int i = 0; i < r->n_samples; i++) json_free(r->samples[i]);
+    free(r->samples);
+    free(r->chat_pre);
+    memset(r, 0, sizeof *r);
 }
 
 int eval_run_has(const eval_run *r, const char *key) {
     for (int i = 0; i < r->n_samples; i++)
-        if (!strcmp(r->done[i].key, key)) return 1;
+        if (!strcmp(json_str(json_get(r->samples[i], "key")), key)) return 1;
     return 0;
 }
 
-int eval_run_add(eval_run *r, const char *key, const char *group, const char *group2, double score, const char *fields_json) {
-    if (r->samples.len) jo_raw(&r->samples, ",\n  ");
-    jo_raw(&r->samples, "{\"key\": "), jo_str(&r->samples, key);
-    jo_raw(&r->samples, ", \"group\": "), jo_str(&r->samples, group);
-    jo_raw(&r->samples, ", \"group2\": "), jo_str(&r->samples, group2 ? group2 : "");
-    jo_raw(&r->samples, ", \"score\": "), jo_num(&r->samples, score);
-    if (fields_json && *fields_json) jo_raw(&r->samples, ", "), jo_raw(&r->samples, fields_json);
-    jo_raw(&r->samples, "}");
-    if (r->samples.failed || remember(r, key, group, group2, score)) { eval_err("out of memory"); return -1; }
+int eval_run_expect(eval_run *r, const char *key) {
+    r->requested++;
+    const int have = eval_run_has(r, key);
+    r->requested_done += have;
+    return have;
+}
+
+int eval_run_add(eval_run *r, const char *sample_json) {
+    char err[300];
+    json *s = json_parse(sample_json, strlen(sample_json), err, sizeof err);
+    if (!s || !json_str(json_get(s, "key"))) {
+        eval_err("internal error: bad sample JSON (%s)", s ? "no key" : err);
+        json_free(s);
+        return -1;
+    }
+    if (push_sample(r, s)) { json_free(s); eval_err("out of memory"); return -1; }
+    r->requested_done++, r->done_now++;
     return save(r);
 }
 
+int eval_run_finish(eval_run *r) {
+    if (save(r)) return -1;
+    if (r->tty) fputs("\r\033[K", stderr);
+    eval_note("%s %s: %d of %d samples done%s, %s", r->o->bench, r->method.name, r->requested_done, r->requested,
+              r->requested_done >= r->requested ? "" : " (incomplete)", r->path);
+    return 0;
+}
+
 void eval_progress(eval_run *r, const char *key) {
-    const double el = ei_time_s() - r->t0;
-    const double eta = r->n_samples > 0 ? el / (r->n_samples) * (r->requested - r->n_samples) : 0;
-    fprintf(stderr, "%s[%s %s] %d/%d %s  elapsed %.0f s  ETA %.0f s%s", r->tty ? "\r\033[K" : "", r->bench, r->method.name,
-            r->n_samples, r->requested, key, el, eta, r->tty ? "" : "\n");
+    const double now = ei_time_s();
+    if (!r->done_now) r->first_sample_t = now;
+    const double el = now - r->t0, per = r->done_now ? (now - r->first_sample_t) / r->done_now : 0;
+    char eta[48] = "";
+    if (r->done_now) snprintf(eta, sizeof eta, "  ETA %.0f s", per * (r->requested - r->requested_done));
+    fprintf(stderr, "%s[%s %s] %d/%d %s  elapsed %.0f s%s%s", r->tty ? "\r\033[K" : "", r->o->bench, r->method.name,
+            r->requested_done + 1, r->requested, key, el, eta, r->tty ? "" : "\n");
     fflush(stderr);
 }
 
 /* ------------------------------------------------------------ prompts and generation */
 
+/* Appends the tokens of text (no BOS) to *buf. */
 static int push_tokens(const ei_model *m, const char *text, int special, int32_t **buf, int64_t *n, int64_t *cap) {
-    int64_t need = ei_tokenize(m, text, strlen(text), 0, special, NULL, 0);
+    const size_t len = strlen(text);
+    const int64_t need = ei_tokenize(m, text, len, 0, special, NULL, 0);
     if (need < 0) return -1;
     if (*n + need > *cap) {
-        int64_t nc = (*n + need) * 2 + 16;
+        const int64_t nc = (*n + need) * 2 + 16;
         int32_t *b = realloc(*buf, (size_t)nc * sizeof *b);
         if (!b) return -1;
         *buf = b, *cap = nc;
     }
-    ei_tokenize(m, text, strlen(text), 0, special, *buf + *n, need);
+    if (ei_tokenize(m, text, len, 0, special, *buf + *n, need) != need) return -1;
     *n += need;
     return 0;
 }
 
+int64_t eval_full_budget(const eval_run *r, int max_new) { return (int64_t)r->n_ctx_train - max_new; }
+
 int32_t *eval_tokens(const eval_run *r, const char *text, int chat, int64_t budget, int64_t *n_out, int64_t *truncated) {
-    const ei_model *m = r->m;
-    char *pre = NULL, *post = NULL;
-    int32_t *body = NULL, *all = NULL;
-    int64_t nb = 0, cb = 0, n = 0, cap = 0;
-    *truncated = 0;
-    if (chat) {
-        /* the template around a marker: prefix and suffix are tokenized with special tokens */
-        static const char mark[] = "\x01\x02MARK\x02\x01";
-        int64_t need = ei_chat_format(m, NULL, mark, NULL, 0);
-        if (need > 0 && (pre = malloc((size_t)need + 1)) && ei_chat_format(m, NULL, mark, pre, (size_t)need + 1) == need) {
-            char *at = strstr(pre, mark);
-            if (at) *at = 0, post = at + strlen(mark);
+    int32_t *pre = NULL, *body = NULL, *post = NULL, *all = NULL;
+    int64_t n_pre = 0, n_body = 0, n_post = 0, c1 = 0, c2 = 0, c3 = 0;
+    *truncated = 0, *n_out = 0;
+    chat = chat && r->chat_template;
+    /* the text itself is data: special-token names inside it stay text */
+    if (push_tokens(r->m, text, 0, &body, &n_body, &c2) ||
+        (chat && (push_tokens(r->m, r->chat_pre, 1, &pre, &n_pre, &c1) || push_tokens(r->m, r->chat_post, 1, &post, &n_post, &c3)))) {
+        eval_err("tokenizing the prompt: %s", *ei_last_error() ? ei_last_error() : "out of memory");
+        goto out;
+    }
+    const int64_t bos = ei_token_add_bos(r->m) ? 1 : 0, room = budget - bos - n_pre - n_post;
+    int64_t keep = n_body;
+    if (budget > 0 && n_body > room) {
+        if (room < 2) {
+            eval_err("the chat template alone (%lld tokens) does not leave room in a budget of %lld tokens", (long long)(n_pre + n_post + bos),
+                     (long long)budget);
+            goto out;
         }
-        if (!post) chat = 0; /* the model has no chat template: raw prompt */
+        keep = room;
     }
-    if (push_tokens(m, text, 0, &body, &nb, &cb)) goto fail;
-    int32_t bos = ei_token_add_bos(m) ? ei_token_bos(m) : -1;
-    int64_t n_pre = 0, n_post = 0, cpre = 0, cpost = 0;
-    int32_t *tp = NULL, *tq = NULL;
-    if (chat && (push_tokens(m, pre, 1, &tp, &n_pre, &cpre) || push_tokens(m, post, 1, &tq, &n_post, &cpost))) {
-        free(tp), free(tq);
-        goto fail;
-    }
-    int64_t keep = nb;
-    const int64_t room = budget - n_pre - n_post - (bos >= 0);
-    if (budget > 0 && nb > room) keep = room > 2 ? room : 2;
-    cap = (bos >= 0) + n_pre + keep + n_post;
-    all = malloc((size_t)cap * sizeof *all);
-    if (!all) { free(tp), free(tq); goto fail; }
-    if (bos >= 0) all[n++] = bos;
-    for (int64_t i = 0; i < n_pre; i++) all[n++] = tp[i];
-    /* middle truncation: the first half and the last half of the budget */
+    all = malloc((size_t)(bos + n_pre + keep + n_post + 1) * sizeof *all);
+    if (!all) { eval_err("out of memory (prompt of %lld tokens)", (long long)(bos + n_pre + keep + n_post)); goto out; }
+    int64_t n = 0;
+    if (bos) all[n++] = ei_token_bos(r->m);
+    for (int64_t i = 0; i < n_pre; i++) all[n++] = pre[i];
+    /* middle truncation (LongBench's pred.py): the first half and the last half of what fits */
     for (int64_t i = 0; i < keep / 2; i++) all[n++] = body[i];
-    for (int64_t i = nb - (keep - keep / 2); i < nb; i++) all[n++] = body[i];
-    for (int64_t i = 0; i < n_post; i++) all[n++] = tq[i];
-    *truncated = nb - keep;
-    free(tp), free(tq), free(body), free(pre);
-    *n_out = n;
+    for (int64_t i = n_body - (keep - keep / 2); i < n_body; i++) all[n++] = body[i];
+    for (int64_t i = 0; i < n_post; i++) all[n++] = post[i];
+    if (n == 0) {
+        eval_err("the prompt is empty");
+        free(all), all = NULL;
+        goto out;
+    }
+    *truncated = n_body - keep, *n_out = n;
+out:
+    free(pre), free(body), free(post);
     return all;
-fail:
-    eval_err("tokenizing the prompt failed: %s", ei_last_error());
-    free(body), free(pre), free(all);
-    return NULL;
 }
 
 static void prefill_progress(void *user, int64_t done, int64_t total) {
-    eval_run *r = user;
-    if (r->tty && total > 2048) fprintf(stderr, "\r\033[K[%s %s] prefill %lld/%lld", r->bench, r->method.name, (long long)done, (long long)total);
+    const eval_run *r = user;
+    if (r->tty && total > 4096)
+        fprintf(stderr, "\r\033[K[%s %s] prefill %lld/%lld", r->o->bench, r->method.name, (long long)done, (long long)total);
 }
 
-char *eval_generate(eval_run *r, const int32_t *toks, int64_t n, int max_new, int stop_at_newline, int *n_generated) {
+/* Appends k bytes to a growing NUL-terminated string. */
+static int append(char **s, size_t *len, size_t *cap, const char *piece, size_t k) {
+    if (*len + k + 1 > *cap) {
+        size_t nc = *cap * 2 + k + 1;
+        char *p = realloc(*s, nc);
+        if (!p) return -1;
+        *s = p, *cap = nc;
+    }
+    memcpy(*s + *len, piece, k);
+    *len += k;
+    (*s)[*len] = 0;
+    return 0;
+}
+
+char *eval_generate(eval_run *r, const int32_t *toks, int64_t n, int max_new, int32_t stop_token, int *n_generated) {
     ei_session_reset(r->s);
     *n_generated = 0;
-    if (ei_session_eval(r->s, toks, n, NULL, prefill_progress, r)) { eval_err("%s", ei_last_error()); return NULL; }
-    const ei_model_info *in = ei_model_get_info(r->m);
+    if (ei_session_eval(r->s, toks, n, NULL, prefill_progress, r)) { eval_err("prefill: %s", ei_last_error()); return NULL; }
+    const int n_vocab = ei_model_get_info(r->m)->n_vocab;
     ei_text_stream *ts = ei_text_stream_new(r->m, 0);
-    size_t cap = 1024, len = 0;
+    size_t cap = 256, len = 0;
     char *out = malloc(cap), piece[512];
-    if (!ts || !out) { ei_text_stream_free(ts), free(out); eval_err("out of memory"); return NULL; }
+    if (!ts || !out) goto oom;
     out[0] = 0;
     for (int i = 0; i < max_new; i++) {
         const float *lg = ei_session_logits(r->s);
-        int32_t best = 0;
-        for (int32_t v = 1; v < in->n_vocab; v++)
-            if (lg[v] > lg[best]) best = v;
-        if (ei_token_is_eog(r->m, best)) break;
+        /* greedy; the first token may not end the answer (HF generate with min_length = prompt + 1) */
+        int32_t best = -1;
+        for (int32_t v = 0; v < n_vocab; v++)
+            if ((best < 0 || lg[v] > lg[best]) && !(i == 0 && (v == stop_token || ei_token_is_eog(r->m, v)))) best = v;
+        if (best < 0 || ei_token_is_eog(r->m, best) || best == stop_token) break;
         (*n_generated)++;
-        int k = ei_text_stream_push(ts, best, piece, sizeof piece);
-        if (k > 0) {
-            if (len + (size_t)k + 1 > cap) {
-                char *o2 = realloc(out, cap = 2 * cap + (size_t)k);
-                if (!o2) { free(out), ei_text_stream_free(ts); eval_err("out of memory"); return NULL; }
-                out = o2;
-            }
-            memcpy(out + len, piece, (size_t)k), len += (size_t)k, out[len] = 0;
+        const int k = ei_text_stream_push(ts, best, piece, sizeof piece);
+        if (k > 0 && append(&out, &len, &cap, piece, (size_t)k)) goto oom;
+        if (i + 1 < max_new && ei_session_eval(r->s, &best, 1, NULL, NULL, NULL)) {
+            eval_err("decode: %s", ei_last_error());
+            ei_text_stream_free(ts), free(out);
+            return NULL;
         }
-        if (stop_at_newline && len > 0 && strchr(out, '\n') && strspn(out, "\n") < len) break;
-        if (i + 1 < max_new && ei_session_eval(r->s, &best, 1, NULL, NULL, NULL)) break; /* context full: stop */
     }
-    int k = ei_text_stream_flush(ts, piece, sizeof piece);
-    if (k > 0 && len + (size_t)k + 1 <= cap) memcpy(out + len, piece, (size_t)k), len += (size_t)k, out[len] = 0;
+    const int k = ei_text_stream_flush(ts, piece, sizeof piece);
+    if (k > 0 && append(&out, &len, &cap, piece, (size_t)k)) goto oom;
     ei_text_stream_free(ts);
     return out;
+oom:
+    ei_text_stream_free(ts), free(out);
+    eval_err("out of memory");
+    return NULL;
 }

@@ -1,6 +1,7 @@
-/* The evaluation harness shared by every benchmark of `edgeinf eval`: options, methods (FullKV,
- * StreamingLLM, EdgeInfinite with a closed, constant or trained gate), one session per run, greedy
- * generation, and run files that are saved after every sample and resumed after a kill. */
+/* What every benchmark of `edgeinf eval` shares: options, methods (FullKV, StreamingLLM,
+ * EdgeInfinite with a closed, constant or trained gate), one session per method and run, prompt
+ * tokens with middle truncation, greedy generation, and the run file: one JSON per benchmark and
+ * method, rewritten atomically after every sample and resumed after a kill. Public API only. */
 #ifndef EI_EVAL_HARNESS_H
 #define EI_EVAL_HARNESS_H
 
@@ -9,80 +10,115 @@
 #include "edgeinf.h"
 #include "json.h"
 
+#define EVAL_MAX_METHODS 16
+#define EVAL_DATA_ROOT "/work/shared/data"
+
+/* Options shared by the benchmarks (options.c parses them; each benchmark says which it accepts). */
 typedef struct {
-    const char *model_path, *out_dir, *data, *tasks, *profile_name, *profile_file, *lengths, *depths, *bands, *corpus;
-    const char *methods;
-    int threads, limit, keys, overwrite, max_tokens;
-    int chunk, sink, window; /* profile overrides; -1 = the profile's */
+    const char *bench;
+    const char *model_path, *out_dir, *data, *maxlen, *tasks, *profile_name, *profile_file;
+    const char *lengths, *depths, *bands, *corpus, *essays, *wikitext;
+    char methods[2048];   /* the --method values, comma-joined */
+    int profile_named;    /* --profile given: the profile must fit as it is (as in `edgeinf run`) */
+    int threads, limit, keys, overwrite, max_new;
+    int chunk, sink, window; /* profile overrides; -1: the profile's own */
+    int64_t max_tokens;
     uint64_t seed;
-    char command[4096];
+    char *command;        /* the command line, shell-quoted (malloc'd) */
 } eval_opts;
 
+enum { EVAL_GATE_NONE, EVAL_GATE_CLOSED, EVAL_GATE_CONST, EVAL_GATE_FILE };
+
 typedef struct {
-    char name[96];
-    int full;            /* full attention (with middle truncation at the trained context) */
-    int gate_kind;       /* 0 none (memory not read), 1 closed (b = -8), 2 constant, 3 file */
-    float gate_const;
-    char gate_file[512];
-    int freeze_memory;   /* StreamingLLM: evicted tokens dropped */
+    char name[320];       /* full, streaming, closed, const0.3, gate:<file name> */
+    int full;             /* full attention, prompts middle-truncated to the trained context */
+    int gate;             /* EVAL_GATE_* */
+    double gate_const;      /* as written in the name (the session gets it as a float) */
+    int freeze_memory;    /* StreamingLLM: evicted tokens are dropped, memory never written */
+    char gate_file[4096];
 } eval_method;
 
-/* One method's run of one benchmark: the model, its session, and the run file. */
+/* Options of a benchmark: flags are the option names it accepts besides the common ones. */
+int eval_parse_opts(int argc, char **argv, eval_opts *o, const char *default_profile, const char *const *flags);
+void eval_opts_free(eval_opts *o);
+/* Splits o->methods; -1 with a message on an unknown or repeated method. */
+int eval_parse_methods(const char *list, eval_method *out, int cap);
+/* "1024,2K,..." -> numbers (K = 1024); -1 with a message. */
+int eval_parse_list(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out, int cap);
+/* 1 when name is in the comma-separated list (or the list is NULL). */
+int eval_in_list(const char *list, const char *name);
+
+/* Recomputes the "scores" object of a run file from its samples. */
+typedef void (*eval_summary_fn)(json_out *o, json *const *samples, int n);
+
+/* One method's run of one benchmark: session, run file and progress. */
 typedef struct {
     const eval_opts *o;
-    const char *bench;
     eval_method method;
-    ei_model *m;
+    const ei_model *m;
     ei_profile profile;
     ei_gate *gate;
     ei_session *s;
-    int n_ctx;               /* positions of the session (full: the trained context) */
-    char path[4096];         /* run file */
-    char model_sha[65];
+    int n_ctx_train;
+    int chat_template;          /* 0: the model has none; prompts go in raw */
+    int profile_fitted;         /* the default profile was scaled down to the model */
+    char *chat_pre, *chat_post; /* the template around the user message */
+    char path[4096];
+    char model_sha[65], gate_sha[65];
     char started[32];
-    double wall_before;      /* seconds spent by earlier (resumed) sessions */
-    double t0;
-    json_out samples;        /* the samples' JSON objects, comma-separated */
-    int n_samples, requested;
-    /* per-sample score, group and second group, for the summary */
-    struct done_sample { char key[160], group[96], group2[96]; double score; } *done;
-    int done_cap;
+    const char *options;        /* the benchmark's options object (JSON text) */
+    const char *const *ident;   /* options that must match for a resume */
+    eval_summary_fn summary;
+    json **samples;
+    int n_samples, cap_samples;
+    int requested, requested_done, done_now;
+    double t0, wall_before, first_sample_t;
     int tty;
 } eval_run;
 
-/* Parses the options shared by all benchmarks; returns -1 (message printed) on a bad option. */
-int eval_parse_opts(int argc, char **argv, eval_opts *o, const char *default_profile);
-/* Splits the --method list into methods; -1 with a message on an unknown one. */
-int eval_parse_methods(const char *list, eval_method *out, int cap);
-
-/* Opens a run: loads the model (once, shared by the caller through *m if non-NULL), makes the
- * session, and resumes the run file when it matches. -1 with a one-line message on error. */
-int eval_run_open(eval_run *r, const eval_opts *o, const char *bench, const eval_method *method, ei_model *m,
-                  int requested);
-void eval_run_close(eval_run *r);
-/* 1 when the sample with this key is already in the run file. */
+/* Opens a run: profile, session (made once: ei_session_reset between samples), run file resumed
+ * when its model, bench, method, profile and identity options match. -1 with a one-line message. */
+int eval_run_open(eval_run *r, const eval_opts *o, const eval_method *method, const ei_model *m, const char *options_json,
+                  const char *const *ident, eval_summary_fn summary);
+/* Declares a sample the run should have (before the loop): returns 1 when the file already has it. */
+int eval_run_expect(eval_run *r, const char *key);
 int eval_run_has(const eval_run *r, const char *key);
-/* Appends a sample (a JSON object text that the caller built, without key/group/score, which are
- * added) and saves the whole run file atomically. */
-int eval_run_add(eval_run *r, const char *key, const char *group, const char *group2, double score, const char *fields_json);
+/* Adds a sample (a JSON object text with a "key") and saves the run file. 0 or -1. */
+int eval_run_add(eval_run *r, const char *sample_json);
+/* Saves once more (complete flag, wall time) and prints where the file is. 0 or -1. */
+int eval_run_finish(eval_run *r);
+void eval_run_close(eval_run *r);
 void eval_progress(eval_run *r, const char *key);
 
-/* Prompt tokens: BOS when the model wants it, the text (in the chat template when chat = 1), and
- * for full attention, the middle cut to fit budget tokens (truncated = tokens dropped). Caller frees. */
+/* Prompt tokens: BOS when the model wants one, the chat template's prefix (when chat and the model
+ * has a template), the text's tokens - for budget > 0 cut in the middle so that everything fits in
+ * budget tokens (first and last halves of the text's share kept; *truncated = tokens dropped) - and
+ * the template's suffix. Special-token text inside `text` is not parsed. Caller frees. */
 int32_t *eval_tokens(const eval_run *r, const char *text, int chat, int64_t budget, int64_t *n, int64_t *truncated);
-/* Greedy generation after the prompt; stops at end-of-generation tokens, after max_new tokens, or
- * at the first newline when stop_at_newline. Returns malloc'd text (NULL + message on error). */
-char *eval_generate(eval_run *r, const int32_t *toks, int64_t n, int max_new, int stop_at_newline, int *n_generated);
+/* The budget for a full-attention prompt: trained context minus the tokens to generate. */
+int64_t eval_full_budget(const eval_run *r, int max_new);
 
-/* Benchmarks (eval_tasks.c, eval_synth.c) and the report (eval_report.c). */
+/* Greedy generation after prompt tokens (session reset first). The first token is never an
+ * end-of-generation or stop token (LongBench's min_length = prompt + 1); then it stops at either,
+ * or after max_new tokens. stop_token < 0: none. Returns malloc'd text or NULL (message printed). */
+char *eval_generate(eval_run *r, const int32_t *toks, int64_t n, int max_new, int32_t stop_token, int *n_generated);
+
+/* Benchmarks: eval_tasks.c (LongBench, QMSum), eval_synth.c (passkey, needle, perplexity); the report is report.c. */
 int eval_longbench(int argc, char **argv);
 int eval_qmsum(int argc, char **argv);
 int eval_passkey(int argc, char **argv, int needle);
 int eval_ppl(int argc, char **argv);
-int eval_report(int argc, char **argv);
 
 /* Helpers. */
 char *eval_read_file(const char *path, size_t *len); /* NULL + errno */
-void eval_err(const char *fmt, ...);                 /* "edgeinf: ..." on stderr */
+#if defined(__GNUC__)
+#define EVAL_PRINTF __attribute__((format(printf, 1, 2)))
+#else
+#define EVAL_PRINTF
+#endif
+void eval_err(const char *fmt, ...) EVAL_PRINTF;  /* "edgeinf: ..." on stderr */
+void eval_note(const char *fmt, ...) EVAL_PRINTF; /* the same, for notes */
+/* Loads the model, printing the error; NULL on failure. */
+ei_model *eval_load_model(const char *path);
 
 #endif
