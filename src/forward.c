@@ -342,7 +342,9 @@ static int attn_decode(ei_session *s, int layer, int T, const key_layout *kl) {
     return 1;
 }
 
-/* Memory read and gate (EdgeInfinite): att = g * read(memory, q before RoPE) + (1 - g) * att. */
+/* Memory read and gate (EdgeInfinite): att = g * read(memory, q before RoPE) + (1 - g) * att.
+ * The reads are split by (token, head), so that a single decode token keeps every thread busy; the
+ * blend, which may look at all heads of a token (layer-mix gate), follows in one pass. */
 typedef struct { ei_session *s; int layer, T; } memread_job;
 
 static void memread_task(void *ctx, int ith, int nth) {
@@ -351,16 +353,20 @@ static void memread_task(void *ctx, int ith, int nth) {
     const ei_model_info *in = &s->m->info;
     const int H = in->n_head, G = in->n_head_kv, hd = in->head_dim, HD = H * hd;
     float *sq = s->scores + (size_t)ith * s->plan.n_slots; /* hd floats of scratch */
-    for (int t = ith; t < j->T; t += nth) {
-        float *am = s->a_mem + (size_t)t * HD;
-        for (int h = 0; h < H; h++) {
-            const int g = h / (H / G);
-            const size_t unit = (size_t)j->layer * G + g;
-            ei_memory_retrieve(s->mem_M + unit * hd * hd, s->mem_z + unit * hd, s->q_pre + (size_t)t * HD + (size_t)h * hd,
-                               hd, am + (size_t)h * hd, sq);
-        }
-        ei_gate_blend(s->p.gate, s->p.gate_const, j->layer, H, hd, am, s->att + (size_t)t * HD);
+    for (int item = ith; item < j->T * H; item += nth) {
+        const int t = item / H, h = item % H, g = h / (H / G);
+        const size_t unit = (size_t)j->layer * G + g, at = (size_t)t * HD + (size_t)h * hd;
+        ei_memory_retrieve(s->k, s->mem_M + unit * hd * hd, s->mem_z + unit * hd, s->q_pre + at, hd, s->a_mem + at, sq);
     }
+}
+
+static void memory_read(ei_session *s, int layer, int T) {
+    const int H = s->m->info.n_head, HD = H * s->m->info.head_dim;
+    memread_job mj = {s, layer, T};
+    ei_pool_run(s->pool, memread_task, &mj);
+    for (int t = 0; t < T; t++)
+        ei_gate_blend(s->p.gate, s->p.gate_const, layer, H, s->m->info.head_dim, s->a_mem + (size_t)t * HD,
+                      s->att + (size_t)t * HD);
 }
 
 /* Writes the chunk's keys/values into their slots: sink slots for stream positions < S, else the
@@ -441,10 +447,7 @@ void ei_forward(ei_session *s, const int32_t *tokens, int T, float *all_logits) 
         store_kv(s, l, T, &kl);
         attn_job aj = {s, l, T, kl};
         if (!attn_decode(s, l, T, &kl)) ei_pool_run(s->pool, attn_task, &aj);
-        if (read_memory) {
-            memread_job mj = {s, l, T};
-            ei_pool_run(s->pool, memread_task, &mj);
-        }
+        if (read_memory) memory_read(s, l, T);
         mm_target o[1] = {{&L->wo, s->xn, D}};
         matmul_group(s, s->att, T, o, 1);
         for (size_t i = 0; i < (size_t)T * D; i++) s->x[i] += s->xn[i];
@@ -505,7 +508,7 @@ static void compress_task(void *ctx, int ith, int nth) {
             }
             rope(kpre + (size_t)t * hd, 1, hd, s->rope_abs + (size_t)t * hd, in->rope_neox, -1.0f);
         }
-        ei_memory_update(s->mem_M + (size_t)unit * hd * hd, s->mem_z + (size_t)unit * hd, kpre, hd, val, hd, n, hd,
+        ei_memory_update(s->k, s->mem_M + (size_t)unit * hd * hd, s->mem_z + (size_t)unit * hd, kpre, hd, val, hd, n, hd,
                          s->p.update, scratch);
     }
 }

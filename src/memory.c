@@ -8,24 +8,20 @@ int ei_memory_empty(const float *z, int d) {
     return 1;
 }
 
-/* The read for an already activated query sq = sigma(q). */
-static void read_activated(const float *M, const float *z, const float *sq, int d, float *out) {
-    float den = 0.0f;
-    for (int a = 0; a < d; a++) den += sq[a] * z[a];
-    float inv = 1.0f / (den + EI_MEMORY_EPS);
-    for (int i = 0; i < d; i++) out[i] = 0.0f;
-    for (int a = 0; a < d; a++) {
-        const float s = sq[a] * inv, *row = M + (size_t)a * d;
-        for (int i = 0; i < d; i++) out[i] += s * row[i];
-    }
+/* The read for an already activated query sq = sigma(q): a weighted sum of the rows of M. */
+static void read_activated(const ei_kernels *k, const float *M, const float *z, const float *sq, int d, float *out) {
+    const float inv = 1.0f / (k->dot_f32(sq, z, d) + EI_MEMORY_EPS);
+    memset(out, 0, (size_t)d * sizeof *out);
+    for (int a = 0; a < d; a++) k->axpy_f32(sq[a] * inv, M + (size_t)a * d, out, d);
 }
 
-void ei_memory_retrieve(const float *M, const float *z, const float *q, int d, float *out, float *sq) {
+void ei_memory_retrieve(const ei_kernels *k, const float *M, const float *z, const float *q, int d, float *out,
+                        float *sq) {
     for (int a = 0; a < d; a++) sq[a] = ei_sigma(q[a]);
-    read_activated(M, z, sq, d, out);
+    read_activated(k, M, z, sq, d, out);
 }
 
-void ei_memory_update(float *M, float *z, const float *K, int k_stride, const float *V, int v_stride, int n, int d,
+void ei_memory_update(const ei_kernels *k, float *M, float *z, const float *K, int k_stride, const float *V, int v_stride, int n, int d,
                       int rule, float *scratch) {
     float *sk = scratch, *val = scratch + (size_t)n * d;
     for (int t = 0; t < n; t++)
@@ -37,7 +33,7 @@ void ei_memory_update(float *M, float *z, const float *K, int k_stride, const fl
         const float *v = V + (size_t)t * v_stride;
         float *out = val + (size_t)t * d;
         if (delta) {
-            read_activated(M, z, sk + (size_t)t * d, d, out);
+            read_activated(k, M, z, sk + (size_t)t * d, d, out);
             for (int i = 0; i < d; i++) out[i] = v[i] - out[i];
         } else {
             memcpy(out, v, (size_t)d * sizeof *out);
@@ -45,11 +41,7 @@ void ei_memory_update(float *M, float *z, const float *K, int k_stride, const fl
     }
     for (int t = 0; t < n; t++) {
         const float *s = sk + (size_t)t * d, *v = val + (size_t)t * d;
-        for (int a = 0; a < d; a++) {
-            float *row = M + (size_t)a * d;
-            for (int i = 0; i < d; i++) row[i] += s[a] * v[i];
-        }
+        for (int a = 0; a < d; a++) k->axpy_f32(s[a], v, M + (size_t)a * d, d);
+        k->axpy_f32(1.0f, s, z, d);
     }
-    for (int t = 0; t < n; t++)
-        for (int a = 0; a < d; a++) z[a] += sk[(size_t)t * d + a];
 }

@@ -1,6 +1,7 @@
 #include "threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -11,6 +12,16 @@
 #endif
 
 #define SPIN_ROUNDS 200000
+/* Spinning waiters give the core away this often: when the machine has more runnable threads than
+ * cores (another job, a second session), a waiter that only spins burns the time slice the thread it
+ * waits for needs, and a run slows down by an order of magnitude. On a quiet machine the yield
+ * returns at once. */
+#define YIELD_EVERY 256
+
+static void spin_wait(unsigned spins) {
+    if (spins % YIELD_EVERY == 0) sched_yield();
+    else cpu_relax();
+}
 
 struct ei_pool {
     int n;
@@ -37,7 +48,7 @@ static void *worker_main(void *arg) {
         while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen) {
             if (atomic_load(&p->quit)) return NULL;
             if (++spins < SPIN_ROUNDS) {
-                cpu_relax();
+                spin_wait(spins);
                 continue;
             }
             pthread_mutex_lock(&p->mu);
@@ -111,7 +122,7 @@ void ei_pool_run(ei_pool *p, ei_task_fn fn, void *ctx) {
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     fn(ctx, 0, p->n);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) cpu_relax();
+    for (unsigned spins = 1; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; spins++) spin_wait(spins);
 }
 
 void ei_split(int total, int grain, int ith, int nth, int *begin, int *end) {
