@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Table and plots of the long-input sweep from several bench_long.py sessions.
 
-usage: python3 bench/long_plot.py [--json FILE ...] [--log FILE ...] [--plots docs]
+usage: python3 bench/long_plot.py [--json FILE[:methods] ...] [--log FILE[:methods] ...] [--plots docs]
 
 A sweep over 1K-128K takes hours on two cores, so it may be run in pieces: --json takes the result
 files bench_long.py writes at its end; --log takes the stderr of a run that was stopped early (its
 per-run lines "[  N rep i/k] METHOD ttft T ms prefill P tok/s decode D tok/s rss R MB" are
-parsed). For each (length, method) the runs of all sources are pooled and the median is taken.
+parsed). A source may be limited to some methods with FILE:method,method (e.g. an older log whose
+EdgeInfinite rows were re-measured later). For each (length, method) the runs of all sources are
+pooled and the median is taken.
 Prints the Markdown table and rewrites docs/long_ttft.svg and docs/long_rss.svg.
 """
 import argparse
@@ -33,14 +35,22 @@ def main():
     ap.add_argument("--plots", default=os.path.join(os.path.dirname(HERE), "docs"))
     args = ap.parse_args()
     runs = {}  # (method, n) -> list of dicts
-    for path in args.json:
+
+    def source(spec):  # "FILE" or "FILE:method,method"
+        path, _, only = spec.partition(":")
+        return path, (set(only.split(",")) if only else None)
+
+    for spec in args.json:
+        path, only = source(spec)
         for m, per in json.load(open(path))["runs"].items():
-            for n, rs in per.items():
-                runs.setdefault((m, int(n)), []).extend({k: r[k] for k in KEYS} for r in rs)
-    for path in args.log:
+            if only is None or m in only:
+                for n, rs in per.items():
+                    runs.setdefault((m, int(n)), []).extend({k: r[k] for k in KEYS} for r in rs)
+    for spec in args.log:
+        path, only = source(spec)
         for line in open(path):
             g = LINE.search(line)
-            if g:
+            if g and (only is None or g[2] in only):
                 runs.setdefault((g[2], int(g[1])), []).append(dict(zip(KEYS, map(float, g.groups()[2:]))))
     methods = [m for m in NAMES if any(k[0] == m for k in runs)]
     lengths = sorted({n for _, n in runs})

@@ -201,7 +201,7 @@ int ei_gate_check(const ei_gate *g, const ei_model *m, const ei_session_params *
 float ei_gate_value(const ei_gate *g, int layer, int h, const float *a_mem, const float *a_loc) {
     const int hd = g->head_dim;
     const float *w = g->w + ((size_t)layer * g->n_head + h) * g->in_dim;
-    float acc = g->b[(size_t)layer * g->n_head + h];
+    float acc = 0.0f; /* the bias is added last: near b = -8 it would round away the small terms */
     if (g->type == EI_GATE_HEAD_SCALAR) {
         for (int i = 0; i < hd; i++) acc += w[i] * a_mem[(size_t)h * hd + i] + w[hd + i] * a_loc[(size_t)h * hd + i];
     } else {
@@ -210,6 +210,7 @@ float ei_gate_value(const ei_gate *g, int layer, int h, const float *a_mem, cons
             for (int i = 0; i < hd; i++) acc += wj[i] * a_mem[(size_t)j * hd + i] + wj[hd + i] * a_loc[(size_t)j * hd + i];
         }
     }
+    acc += g->b[(size_t)layer * g->n_head + h];
     return 1.0f / (1.0f + expf(-acc));
 }
 

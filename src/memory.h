@@ -1,8 +1,8 @@
 /* Compressed memory of EdgeInfinite / Infini-attention, one per layer and KV head:
  * M (d x d) and z (d), fp32. sigma(x) = ELU(x) + 1.
- *   retrieval:  A_mem = sigma(q) M / (sigma(q) . z)            (q pre-RoPE; z = 0 means empty)
+ *   retrieval:  A_mem = sigma(q) M / (sigma(q) . z + eps)      (q pre-RoPE; z = 0 means empty)
  *   linear:     M += sigma(K)^T V ;  z += sum_t sigma(K_t)
- *   delta:      M += sigma(K)^T (V - sigma(K) M / (sigma(K) z)) ; z as linear (first write: plain V)
+ *   delta:      M += sigma(K)^T (V - sigma(K) M / (sigma(K) z + eps)) ; z as linear (first write: plain V)
  * Plain loops over float arrays, with the row operations (dot, y += a x) from the kernel table;
  * tests compare them with a NumPy reference (tests/data/memory_refs.bin). */
 #ifndef EI_MEMORY_H
