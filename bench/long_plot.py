@@ -6,7 +6,7 @@ usage: python3 bench/long_plot.py [--json FILE[:methods] ...] [--log FILE[:metho
 A sweep over 1K-128K takes hours on two cores, so it may be run in pieces: --json takes the result
 files bench_long.py writes at its end; --log takes the stderr of a run that was stopped early (its
 per-run lines "[  N rep i/k] METHOD ttft T ms prefill P tok/s decode D tok/s rss R MB" are
-parsed). A source may be limited to some methods with FILE:method,method (e.g. an older log whose
+parsed; a line commented out with '#' is skipped). A source may be limited to some methods with FILE:method,method (e.g. an older log whose
 EdgeInfinite rows were re-measured later). For each (length, method) the runs of all sources are
 pooled and the median is taken.
 Prints the Markdown table and rewrites docs/long_ttft.svg and docs/long_rss.svg.
@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from bench_long import svg_plot  # noqa: E402
 
-LINE = re.compile(r"\[\s*(\d+) rep \d+/\d+\] (\S+)\s+ttft\s+([\d.]+) ms\s+prefill\s+([\d.]+) tok/s\s+"
+LINE = re.compile(r"^\[\s*(\d+) rep \d+/\d+\] (\S+)\s+ttft\s+([\d.]+) ms\s+prefill\s+([\d.]+) tok/s\s+"
                   r"decode\s+([\d.]+) tok/s\s+rss\s+([\d.]+) MB")
 KEYS = ["ttft_ms", "prefill_tok_s", "decode_tok_s", "peak_rss_mb"]
 NAMES = {"llama.cpp": "llama.cpp full", "edgeinf": "edgeinf full", "edgeinf-inf": "edgeinf EdgeInfinite"}
