@@ -121,14 +121,10 @@ static int grid_method(const eval_opts *o, const eval_method *e, const ei_model 
                 jo_raw(&f, ", \"answer\": "), jo_str(&f, answer), jo_raw(&f, ", \"prediction\": "), jo_str(&f, pred);
                 jo_raw(&f, ", \"correct\": "), jo_int(&f, strstr(pred, answer) != NULL), jo_raw(&f, "}");
                 free(pred);
-                if (f.failed) eval_err("out of memory"), rc = -1;
-                else rc = eval_run_add(&r, f.buf);
-                free(f.buf);
+                rc = eval_run_add_out(&r, &f);
             }
     }
-    if (!rc) rc = eval_run_finish(&r);
-    eval_run_close(&r);
-    return rc;
+    return eval_run_end(&r, rc);
 }
 
 int eval_passkey(int argc, char **argv, int needle) {
@@ -232,13 +228,9 @@ static int ppl_method(const eval_opts *o, const eval_method *e, const ei_model *
         if (cnt) jo_num(&f, exp(nll / (double)cnt));
         else jo_raw(&f, "null");
         jo_raw(&f, "}");
-        if (f.failed) eval_err("out of memory"), rc = -1;
-        else rc = eval_run_add(&r, f.buf);
-        free(f.buf);
+        rc = eval_run_add_out(&r, &f);
     }
-    if (!rc) rc = eval_run_finish(&r);
-    eval_run_close(&r);
-    return rc;
+    return eval_run_end(&r, rc);
 }
 
 /* Tokens of a corpus: BOS when the model wants one, then the text (no template). */

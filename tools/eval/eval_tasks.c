@@ -167,13 +167,9 @@ static int lb_run_method(const eval_opts *o, const eval_method *e, const ei_mode
         if (s->classes) jo_raw(&f, ", \"all_classes\": "), jo_value(&f, s->classes);
         jo_raw(&f, ", \"score\": "), jo_num(&f, sc), jo_raw(&f, "}");
         free(pred);
-        if (f.failed) eval_err("out of memory"), rc = -1;
-        else rc = eval_run_add(&r, f.buf);
-        free(f.buf);
+        rc = eval_run_add_out(&r, &f);
     }
-    if (!rc) rc = eval_run_finish(&r);
-    eval_run_close(&r);
-    return rc;
+    return eval_run_end(&r, rc);
 }
 
 int eval_longbench(int argc, char **argv) {
@@ -346,9 +342,7 @@ static int qm_run_method(const eval_opts *o, const eval_method *e, const ei_mode
         else rc = eval_run_add(&r, f.buf);
         free(f.buf);
     }
-    if (!rc) rc = eval_run_finish(&r);
-    eval_run_close(&r);
-    return rc;
+    return eval_run_end(&r, rc);
 }
 
 int eval_qmsum(int argc, char **argv) {

@@ -275,6 +275,21 @@ int eval_run_add(eval_run *r, const char *sample_json) {
     return save(r);
 }
 
+int eval_run_add_out(eval_run *r, json_out *f) {
+    int rc = -1;
+    if (f->failed) eval_err("out of memory");
+    else rc = eval_run_add(r, f->buf);
+    free(f->buf);
+    f->buf = NULL;
+    return rc;
+}
+
+int eval_run_end(eval_run *r, int rc) {
+    if (!rc) rc = eval_run_finish(r);
+    eval_run_close(r);
+    return rc;
+}
+
 int eval_run_finish(eval_run *r) {
     if (save(r)) return -1;
     if (r->tty) fputs("\r\033[K", stderr);

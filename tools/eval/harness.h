@@ -85,9 +85,14 @@ int eval_run_expect(eval_run *r, const char *key);
 int eval_run_has(const eval_run *r, const char *key);
 /* Adds a sample (a JSON object text with a "key") and saves the run file. 0 or -1. */
 int eval_run_add(eval_run *r, const char *sample_json);
+/* eval_run_add of the sample written into f, whose buffer is freed; a failed writer (out of
+ * memory) is an error. 0 or -1. */
+int eval_run_add_out(eval_run *r, json_out *f);
 /* Saves once more (complete flag, wall time) and prints where the file is. 0 or -1. */
 int eval_run_finish(eval_run *r);
 void eval_run_close(eval_run *r);
+/* The end of every driver: finish when rc is 0, close, return the final status. */
+int eval_run_end(eval_run *r, int rc);
 void eval_progress(eval_run *r, const char *key);
 
 /* Prompt tokens: BOS when the model wants one, the chat template's prefix (when chat and the model

@@ -9,21 +9,23 @@
 
 /* ------------------------------------------------------------ messages and files */
 
-void eval_err(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
+static void say(const char *fmt, va_list ap) {
     fputs("edgeinf: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+}
+
+void eval_err(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    say(fmt, ap);
     va_end(ap);
 }
 
 void eval_note(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("edgeinf: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say(fmt, ap);
     va_end(ap);
 }
 
