@@ -288,6 +288,32 @@ static inline __m128 sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
 
 /* Scores in 4-query x 4-key tiles (16 accumulators); tails repeat the last key / query so every
  * score goes through the same instructions. */
+/* Scores in R-query x 4-key tiles (R = 1..4, a constant in each inlined copy, so a group of 3 query
+ * heads costs 3 rows, not a padded 4): each K row is converted once and used by R queries. */
+AI void scores_tile(const int R, const float *const *q, const ei_fp16 *K, size_t ks, int n, int hd, __m128 vs, float *S,
+                    size_t ss) {
+    for (int j = 0; j < n; j += 4) {
+        const ei_fp16 *k[4];
+        for (int c = 0; c < 4; c++) k[c] = K + (size_t)(j + c < n ? j + c : n - 1) * ks;
+        __m512 acc[4][4];
+        for (int a = 0; a < R; a++)
+            for (int c = 0; c < 4; c++) acc[a][c] = _mm512_setzero_ps();
+        for (int i = 0; i < hd; i += 16) {
+            __m512 x[4];
+            for (int a = 0; a < R; a++) x[a] = _mm512_loadu_ps(q[a] + i);
+            for (int c = 0; c < 4; c++) {
+                const __m512 kv = ld_f16x16(k[c] + i);
+                for (int a = 0; a < R; a++) acc[a][c] = _mm512_fmadd_ps(kv, x[a], acc[a][c]);
+            }
+        }
+        for (int a = 0; a < R; a++) {
+            float out[4];
+            _mm_storeu_ps(out, _mm_mul_ps(sum4(acc[a][0], acc[a][1], acc[a][2], acc[a][3]), vs));
+            for (int c = 0; c < 4 && j + c < n; c++) S[(size_t)a * ss + j + c] = out[c];
+        }
+    }
+}
+
 static void attn_scores_f16(const ei_fp16 *K, size_t ks, int n, const float *Q, size_t qs, int nq, int hd, float scale,
                             float *S, size_t ss) {
     if (hd % 16) {
@@ -298,35 +324,36 @@ static void attn_scores_f16(const ei_fp16 *K, size_t ks, int n, const float *Q, 
     for (int r = 0; r < nq; r += 4) {
         const float *q[4];
         for (int a = 0; a < 4; a++) q[a] = Q + (size_t)(r + a < nq ? r + a : nq - 1) * qs;
-        for (int j = 0; j < n; j += 4) {
-            const ei_fp16 *k[4];
-            for (int c = 0; c < 4; c++) k[c] = K + (size_t)(j + c < n ? j + c : n - 1) * ks;
-            __m512 acc[4][4];
-            for (int a = 0; a < 4; a++)
-                for (int c = 0; c < 4; c++) acc[a][c] = _mm512_setzero_ps();
-            for (int i = 0; i < hd; i += 16) {
-                const __m512 x0 = _mm512_loadu_ps(q[0] + i), x1 = _mm512_loadu_ps(q[1] + i);
-                const __m512 x2 = _mm512_loadu_ps(q[2] + i), x3 = _mm512_loadu_ps(q[3] + i);
-                for (int c = 0; c < 4; c++) {
-                    const __m512 kv = ld_f16x16(k[c] + i);
-                    acc[0][c] = _mm512_fmadd_ps(kv, x0, acc[0][c]);
-                    acc[1][c] = _mm512_fmadd_ps(kv, x1, acc[1][c]);
-                    acc[2][c] = _mm512_fmadd_ps(kv, x2, acc[2][c]);
-                    acc[3][c] = _mm512_fmadd_ps(kv, x3, acc[3][c]);
-                }
-            }
-            for (int a = 0; a < 4 && r + a < nq; a++) {
-                float out[4];
-                _mm_storeu_ps(out, _mm_mul_ps(sum4(acc[a][0], acc[a][1], acc[a][2], acc[a][3]), vs));
-                for (int c = 0; c < 4 && j + c < n; c++) S[(size_t)(r + a) * ss + j + c] = out[c];
-            }
+        float *Sr = S + (size_t)r * ss;
+        switch (nq - r < 4 ? nq - r : 4) {
+        case 1: scores_tile(1, q, K, ks, n, hd, vs, Sr, ss); break;
+        case 2: scores_tile(2, q, K, ks, n, hd, vs, Sr, ss); break;
+        case 3: scores_tile(3, q, K, ks, n, hd, vs, Sr, ss); break;
+        default: scores_tile(4, q, K, ks, n, hd, vs, Sr, ss); break;
         }
     }
 }
 
-/* Values in 4-query x 64-float tiles (16 accumulators across all keys); each V row is converted
- * once per tile and used by 4 queries. One FMA per (query, key, element), keys in order, as the
- * AVX2 kernel: both give the same bits. */
+/* Values in R-query x 64-float tiles (R = 1..4 as above; 4R accumulators across all keys); each V
+ * row is converted once per tile and used by R queries. One FMA per (query, key, element), keys in
+ * order, as the AVX2 kernel: both give the same bits. */
+AI void values_tile(const int R, const float *const *p, float *const *o, const ei_fp16 *V, size_t vs, int n, int i0) {
+    __m512 acc[4][4];
+    for (int a = 0; a < R; a++)
+        for (int c = 0; c < 4; c++) acc[a][c] = _mm512_loadu_ps(o[a] + i0 + 16 * c);
+    for (int j = 0; j < n; j++) {
+        const ei_fp16 *v = V + (size_t)j * vs + i0;
+        __m512 w[4];
+        for (int a = 0; a < R; a++) w[a] = _mm512_set1_ps(p[a][j]);
+        for (int c = 0; c < 4; c++) {
+            const __m512 x = ld_f16x16(v + 16 * c);
+            for (int a = 0; a < R; a++) acc[a][c] = _mm512_fmadd_ps(x, w[a], acc[a][c]);
+        }
+    }
+    for (int a = 0; a < R; a++)
+        for (int c = 0; c < 4; c++) _mm512_storeu_ps(o[a] + i0 + 16 * c, acc[a][c]);
+}
+
 static void attn_values_f16(const ei_fp16 *V, size_t vs, int n, const float *P, size_t ps, int nq, int hd, float *O,
                             size_t os) {
     if (hd % 64) {
@@ -341,24 +368,12 @@ static void attn_values_f16(const ei_fp16 *V, size_t vs, int n, const float *P, 
             p[a] = P + (size_t)rr * ps, o[a] = O + (size_t)rr * os;
         }
         for (int i0 = 0; i0 < hd; i0 += 64) {
-            __m512 acc[4][4];
-            for (int a = 0; a < 4; a++)
-                for (int c = 0; c < 4; c++) acc[a][c] = _mm512_loadu_ps(o[a] + i0 + 16 * c);
-            for (int j = 0; j < n; j++) {
-                const ei_fp16 *v = V + (size_t)j * vs + i0;
-                const __m512 w0 = _mm512_set1_ps(p[0][j]), w1 = _mm512_set1_ps(p[1][j]);
-                const __m512 w2 = _mm512_set1_ps(p[2][j]), w3 = _mm512_set1_ps(p[3][j]);
-                for (int c = 0; c < 4; c++) {
-                    const __m512 x = ld_f16x16(v + 16 * c);
-                    acc[0][c] = _mm512_fmadd_ps(x, w0, acc[0][c]);
-                    acc[1][c] = _mm512_fmadd_ps(x, w1, acc[1][c]);
-                    acc[2][c] = _mm512_fmadd_ps(x, w2, acc[2][c]);
-                    acc[3][c] = _mm512_fmadd_ps(x, w3, acc[3][c]);
-                }
+            switch (nq - r < 4 ? nq - r : 4) {
+            case 1: values_tile(1, p, o, V, vs, n, i0); break;
+            case 2: values_tile(2, p, o, V, vs, n, i0); break;
+            case 3: values_tile(3, p, o, V, vs, n, i0); break;
+            default: values_tile(4, p, o, V, vs, n, i0); break;
             }
-            /* last tile row first: a short tile's missing rows alias the last real one */
-            for (int a = 3; a >= 0; a--)
-                for (int c = 0; c < 4; c++) _mm512_storeu_ps(o[a] + i0 + 16 * c, acc[a][c]);
         }
     }
 }
