@@ -21,9 +21,9 @@
  * sigma values are compared element by element: |ours - ref| / max(|ref|, FLT_MIN) <= 1e-5
  * (FLT_MIN: exp results that are denormal in float32 are compared in absolute terms). Gate values
  * g = sigmoid(logit) allow a relative error of 1e-5 in the logit and in g itself:
- * |ours - ref| <= 1e-5 (ref (1 - ref) max(|logit|, 1) + ref) (gate_err: a nearly closed gate at
- * logit -8 sums its inputs onto the bias -8, one rounding of ulp(8) = 1e-6 per term, and a plain
- * relative error of g = 3e-4 is the absolute error of its logit).
+ * |ours - ref| <= 1e-5 (ref (1 - ref) max(|logit|, 1) + ref) (gate_err: for a nearly closed gate,
+ * g = 3e-4, a plain relative error of g is the absolute error of its logit, whose float32 sum of
+ * up to 2Hd products carries a few ulps of the largest partial sum).
  *
  * A missing or malformed refs file is a FAIL with a message, never a crash: every size read from
  * the file is bounds-checked, and a self-check feeds the parser corrupted copies of the file. */
