@@ -245,6 +245,7 @@ typedef struct {
     ei_session *s;
     int layer, n_s, n1, n_r, n;  /* keys: n_s sink slots, ring slots from ring_start (n1) then from 0 */
     int ring_start;
+    int read_memory;             /* also read each head's memory in the softmax pass (no extra region) */
     float *scores, *partial, *q_ring, *q_sink;
 } decode_job;
 
@@ -287,6 +288,8 @@ static void decode_scores_task(void *ctx, int ith, int nth) {
     for (int item = ith; item < G * spans; item += nth) for_span_pieces(d, item % G, item / G, decode_score_piece);
 }
 
+static void memory_read_head(const ei_session *s, int layer, int t, int h, float *scratch);
+
 static void decode_softmax_task(void *ctx, int ith, int nth) {
     decode_job *d = ctx;
     const ei_session *s = d->s;
@@ -296,6 +299,7 @@ static void decode_softmax_task(void *ctx, int ith, int nth) {
         const float inv = 1.0f / s->k->exp_shift(row, d->n, mx);
         for (int i = 0; i < d->n; i++) row[i] *= inv;
         if (s->p.kv_type == EI_KV_F16) s->k->round_f16(row, d->n);
+        if (d->read_memory) memory_read_head(s, d->layer, 0, h, s->scores + (size_t)ith * s->plan.n_slots);
     }
 }
 
@@ -310,15 +314,17 @@ static void decode_values_task(void *ctx, int ith, int nth) {
     }
 }
 
-/* Returns 0 when the one-token split path does not apply (then attn_task runs). */
-static int attn_decode(ei_session *s, int layer, int T, const key_layout *kl) {
+/* Returns 0 when the one-token split path does not apply (then attn_task runs). When it applies and
+ * read_memory is set, the memory of every head has been read into a_mem too. */
+static int attn_decode(ei_session *s, int layer, int T, const key_layout *kl, int read_memory) {
     const int S = kl->n_sink, H = s->m->info.n_head, hd = s->m->info.head_dim;
     if (T != 1) return 0;
     const int64_t p = kl->pos0;
     const int n_s = p < S ? (int)p + 1 : S, n_r = p >= S ? (int)(p - kl->ring_pos0 + 1) : 0;
     const int first = kl->ring_start, cap = s->plan.ring_cap;
     if (n_s + n_r <= EI_ATTN_SPAN) return 0;
-    decode_job d = {s, layer, n_s, n_r < cap - first ? n_r : cap - first, n_r, n_s + n_r, first, NULL, NULL, NULL, NULL};
+    decode_job d = {s, layer, n_s, n_r < cap - first ? n_r : cap - first, n_r, n_s + n_r, first, read_memory,
+                    NULL, NULL, NULL, NULL};
     d.scores = s->decode;
     d.partial = d.scores + (size_t)H * s->plan.n_slots;
     d.q_ring = d.partial + (size_t)ei_attn_spans(s->plan.n_slots) * H * hd;
@@ -347,23 +353,27 @@ static int attn_decode(ei_session *s, int layer, int T, const key_layout *kl) {
  * blend, which may look at all heads of a token (layer-mix gate), follows in one pass. */
 typedef struct { ei_session *s; int layer, T; } memread_job;
 
-static void memread_task(void *ctx, int ith, int nth) {
-    memread_job *j = ctx;
-    ei_session *s = j->s;
+/* a_mem of token t, query head h = read of its KV head's memory with the pre-RoPE query; scratch: hd
+ * floats. */
+static void memory_read_head(const ei_session *s, int layer, int t, int h, float *scratch) {
     const ei_model_info *in = &s->m->info;
-    const int H = in->n_head, G = in->n_head_kv, hd = in->head_dim, HD = H * hd;
-    float *sq = s->scores + (size_t)ith * s->plan.n_slots; /* hd floats of scratch */
-    for (int item = ith; item < j->T * H; item += nth) {
-        const int t = item / H, h = item % H, g = h / (H / G);
-        const size_t unit = (size_t)j->layer * G + g, at = (size_t)t * HD + (size_t)h * hd;
-        ei_memory_retrieve(s->k, s->mem_M + unit * hd * hd, s->mem_z + unit * hd, s->q_pre + at, hd, s->a_mem + at, sq);
-    }
+    const int H = in->n_head, G = in->n_head_kv, hd = in->head_dim, g = h / (H / G);
+    const size_t unit = (size_t)layer * G + g, at = (size_t)t * H * hd + (size_t)h * hd;
+    ei_memory_retrieve(s->k, s->mem_M + unit * hd * hd, s->mem_z + unit * hd, s->q_pre + at, hd, s->a_mem + at, scratch);
 }
 
-static void memory_read(ei_session *s, int layer, int T) {
+static void memread_task(void *ctx, int ith, int nth) {
+    memread_job *j = ctx;
+    const int H = j->s->m->info.n_head;
+    float *scratch = j->s->scores + (size_t)ith * j->s->plan.n_slots;
+    for (int item = ith; item < j->T * H; item += nth) memory_read_head(j->s, j->layer, item / H, item % H, scratch);
+}
+
+/* reads_done: the decode attention has already read the memory (a_mem is filled) */
+static void memory_read(ei_session *s, int layer, int T, int reads_done) {
     const int H = s->m->info.n_head, HD = H * s->m->info.head_dim;
     memread_job mj = {s, layer, T};
-    ei_pool_run(s->pool, memread_task, &mj);
+    if (!reads_done) ei_pool_run(s->pool, memread_task, &mj);
     for (int t = 0; t < T; t++)
         ei_gate_blend(s->p.gate, s->p.gate_const, layer, H, s->m->info.head_dim, s->a_mem + (size_t)t * HD,
                       s->att + (size_t)t * HD);
@@ -446,8 +456,9 @@ void ei_forward(ei_session *s, const int32_t *tokens, int T, float *all_logits) 
         }
         store_kv(s, l, T, &kl);
         attn_job aj = {s, l, T, kl};
-        if (!attn_decode(s, l, T, &kl)) ei_pool_run(s->pool, attn_task, &aj);
-        if (read_memory) memory_read(s, l, T);
+        const int decoded = attn_decode(s, l, T, &kl, read_memory);
+        if (!decoded) ei_pool_run(s->pool, attn_task, &aj);
+        if (read_memory) memory_read(s, l, T, decoded);
         mm_target o[1] = {{&L->wo, s->xn, D}};
         matmul_group(s, s->att, T, o, 1);
         for (size_t i = 0; i < (size_t)T * D; i++) s->x[i] += s->xn[i];
