@@ -81,3 +81,7 @@ clean:
 # Kernel micro-benchmark (not a test): ./build/kernels_bench [scalar|avx2|avx512 ...] [-t T] [-q]
 $(BUILD)/kernels_bench: $(BUILD)/bench/kernels_bench.o $(BUILD)/libedgeinf.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# Prefill and decode after a short vs a long input, side by side in one process (bench/long_ab.c)
+$(BUILD)/long_ab: $(BUILD)/bench/long_ab.o $(BUILD)/libedgeinf.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)

@@ -47,12 +47,37 @@ def make_long_prompts(model, lengths, outdir):
     for n in lengths:
         path = os.path.join(outdir, f"essays_{n}.txt")
         if not os.path.exists(path):
-            rc, out, err, _, _ = bench.run_child([sys.executable, os.path.join(HERE, "llamacpp_run.py"),
-                                                  "-m", model, "-f", source, "--cut", str(n), "--out", path])
-            if rc != 0:
-                raise RuntimeError(f"cutting a {n}-token prompt failed: {err[-2000:]}")
+            if HF_TOKENIZER_ONLY:
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(cut_with_hf_tokenizer(source_text, n))
+            else:
+                rc, out, err, _, _ = bench.run_child([sys.executable, os.path.join(HERE, "llamacpp_run.py"),
+                                                      "-m", model, "-f", source, "--cut", str(n), "--out", path])
+                if rc != 0:
+                    raise RuntimeError(f"cutting a {n}-token prompt failed: {err[-2000:]}")
         paths[n] = path
     return paths
+
+
+HF_TOKENIZER_ONLY = False
+HF_TOKENIZER = "/work/shared/reference/smollm2-135m-instruct/tokenizer.json"
+
+
+def cut_with_hf_tokenizer(text, n):
+    """The same cut as llamacpp_run.py --cut, with the Hugging Face tokenizer (the one edgeinf's
+    tokenizer tests match id for id): n tokens from the start of text whose decoded text re-encodes
+    to the same ids and neither starts nor ends with whitespace."""
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(HF_TOKENIZER)
+    ids = tok.encode(text[: n * 8], add_special_tokens=False).ids
+    for s in range(0, len(ids) - n + 1):
+        cand = ids[s:s + n]
+        t = tok.decode(cand)
+        if "\ufffd" in t or t[:1].isspace() or t[-1:].isspace():
+            continue
+        if tok.encode(t, add_special_tokens=False).ids == cand:
+            return t
+    raise RuntimeError(f"no {n}-token cut")
 
 
 def run_edgeinf(binary, model, prompt, n_gen, threads, mode, ctx):
@@ -128,7 +153,12 @@ def main():
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--edgeinf", default=os.path.join(ROOT, "build", "edgeinf"))
     ap.add_argument("--plots", default=os.path.join(ROOT, "docs"))
+    ap.add_argument("--hf-cut", action="store_true",
+                    help="cut the prompts with the Hugging Face tokenizer (no llama-cpp-python needed; "
+                         "only for edgeinf-only sweeps)")
     args = ap.parse_args()
+    global HF_TOKENIZER_ONLY
+    HF_TOKENIZER_ONLY = args.hf_cut
     lengths = [int(x) for x in args.lengths.split(",")]
     methods = args.methods.split(",")
     model = os.path.abspath(args.model)

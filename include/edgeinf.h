@@ -146,6 +146,9 @@ typedef struct {
     const ei_gate *gate;   /* NULL and gate_const < 0: memory is not read (= StreamingLLM) */
     float gate_const;      /* >= 0: a constant gate value, for experiments (default -1: off) */
     int freeze_memory;     /* 1: evicted tokens are dropped instead of compressed */
+    int dynamic_shape;     /* 0 (default): every prefill call runs the plan's fixed shape, a chunk of
+                            * n_chunk rows, the last one padded (method.md section 6); 1: a short
+                            * chunk computes only its own rows */
 } ei_session_params;
 
 /* Session parameters for a profile on a given path (n_ctx: the full-attention context). */
@@ -156,6 +159,12 @@ void ei_session_free(ei_session *s);
 void ei_session_reset(ei_session *s);
 int ei_session_n_past(const ei_session *s);
 size_t ei_session_arena_bytes(const ei_session *s);
+
+/* Shapes actually run since the session was created or reset: forward calls, the rows their matrix
+ * products computed and how many of those were padding (fixed shapes: a prefill call computes
+ * n_chunk rows whatever its token count; a decode call computes 1). */
+typedef struct { int64_t calls, rows, pad_rows; } ei_shape_stats;
+void ei_session_shape_stats(const ei_session *s, ei_shape_stats *out);
 
 /* Memory statistics (EdgeInfinite path): tokens in sink, window and memory, and norms. */
 typedef struct {

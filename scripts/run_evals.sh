@@ -9,6 +9,11 @@
 #
 # Run it on a quiet machine: the engine's threads wait for each other, and another busy process on
 # the same two cores slows every run down (the wall times go into the run files).
+#
+# LANES=2 runs the methods in two processes side by side, one thread each (methods alternate between
+# the lanes, each lane runs every benchmark in order). Scores do not depend on the thread count; on
+# two cores this wastes no time in threads waiting for each other, but the wall time of each run is
+# then that of a one-thread run sharing the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,11 +31,27 @@ EI=${EI:-build/edgeinf}
 
 [ -f "$MODEL" ] || { echo "run_evals.sh: $MODEL is missing (make model)" >&2; exit 1; }
 [ -x "$EI" ] || make -j2 all
+mkdir -p "$OUT"
+LANES=${LANES:-1}
+if [ "$LANES" -gt 1 ]; then
+  pids=""
+  for k in $(seq 0 $((LANES - 1))); do
+    ms=$(echo "$METHODS" | tr ',' '\n' | awk -v k="$k" -v n="$LANES" '(NR - 1) % n == k' | paste -sd, -)
+    [ -n "$ms" ] || continue
+    LANES=1 METHODS="$ms" THREADS=1 bash "$0" > "$OUT.lane$k.log" 2>&1 &
+    pids="$pids $!"
+    echo "== lane $k: $ms (log $OUT.lane$k.log)" >&2
+  done
+  rc=0
+  for p in $pids; do wait "$p" || rc=1; done
+  exit $rc
+fi
 run() { echo "== $(date -u +%H:%M:%S) $*" >&2; "$EI" eval "$@" -m "$MODEL" --method "$METHODS" -t "$THREADS" --out-dir "$OUT"; }
 
-run ppl --corpus both --max-tokens "$PPL_TOKENS"
-run longbench --limit "$LB_LIMIT"
-run passkey --lengths "$LENGTHS" --depths "$DEPTHS" --keys "$KEYS"
-run qmsum --limit "$QMSUM_LIMIT"
-run needle --lengths "$LENGTHS" --depths "$DEPTHS" --keys "$KEYS"
-"$EI" eval report --runs "$OUT" --out "$OUT/report.md" --plots docs/eval
+# the report is refreshed after every benchmark, so a stopped sequence still has its tables
+report() { "$EI" eval report --runs "$OUT" --out "$OUT/report.md" --plots docs/eval; }
+run ppl --corpus both --max-tokens "$PPL_TOKENS"; report
+run passkey --lengths "$LENGTHS" --depths "$DEPTHS" --keys "$KEYS"; report
+run needle --lengths "$LENGTHS" --depths "$DEPTHS" --keys "$KEYS"; report
+run qmsum --limit "$QMSUM_LIMIT"; report
+run longbench --limit "$LB_LIMIT"; report

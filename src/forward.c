@@ -426,17 +426,24 @@ void ei_forward(ei_session *s, const int32_t *tokens, int T, float *all_logits) 
     const int use_cache_rope = s->q_cache != NULL;
     if (use_cache_rope) rope_table(s->rope_cache, s->n_stream, T, S, kl.ring_pos0 - S, hd, in->rope_theta);
     const int read_memory = s->plan.use_memory && s->n_memory > 0;
+    /* rows of the layers' matrix products: the plan's chunk for prefill (fixed shape), 1 for decode */
+    const int Tm = T > 1 && !s->p.dynamic_shape ? s->p.n_chunk : T;
 
     for (int t = 0; t < T; t++)
         ei_dequantize_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,
                           s->x + (size_t)t * D, D);
+    if (Tm > T) {
+        /* padding rows: zero inputs stay finite through every layer and are never read back */
+        memset(s->x + (size_t)T * D, 0, (size_t)(Tm - T) * D * sizeof(float));
+        memset(s->att + (size_t)T * HD, 0, (size_t)(Tm - T) * HD * sizeof(float));
+    }
 
     for (int l = 0; l < in->n_layer; l++) {
         const ei_layer *L = &m->layers[l];
         /* attention block */
-        for (int t = 0; t < T; t++) rmsnorm(s->xn + (size_t)t * D, s->x + (size_t)t * D, L->attn_norm.data, D, eps);
+        for (int t = 0; t < Tm; t++) rmsnorm(s->xn + (size_t)t * D, s->x + (size_t)t * D, L->attn_norm.data, D, eps);
         mm_target qkv[3] = {{&L->wq, s->q, HD}, {&L->wk, s->k_new, KVD}, {&L->wv, s->v_new, KVD}};
-        matmul_group(s, s->xn, T, qkv, 3);
+        matmul_group(s, s->xn, Tm, qkv, 3);
         for (int t = 0; t < T; t++) {
             float *qt = s->q + (size_t)t * HD, *kt = s->k_new + (size_t)t * KVD, *vt = s->v_new + (size_t)t * KVD;
             if (L->bq.data) {
@@ -460,19 +467,19 @@ void ei_forward(ei_session *s, const int32_t *tokens, int T, float *all_logits) 
         if (!decoded) ei_pool_run(s->pool, attn_task, &aj);
         if (read_memory) memory_read(s, l, T, decoded);
         mm_target o[1] = {{&L->wo, s->xn, D}};
-        matmul_group(s, s->att, T, o, 1);
+        matmul_group(s, s->att, Tm, o, 1);
         for (size_t i = 0; i < (size_t)T * D; i++) s->x[i] += s->xn[i];
 
         /* feed-forward block */
-        for (int t = 0; t < T; t++) rmsnorm(s->xn + (size_t)t * D, s->x + (size_t)t * D, L->ffn_norm.data, D, eps);
+        for (int t = 0; t < Tm; t++) rmsnorm(s->xn + (size_t)t * D, s->x + (size_t)t * D, L->ffn_norm.data, D, eps);
         mm_target gu[2] = {{&L->w_gate, s->ff_gate, F}, {&L->w_up, s->ff_up, F}};
-        matmul_group(s, s->xn, T, gu, 2);
-        for (size_t i = 0; i < (size_t)T * F; i++) {
+        matmul_group(s, s->xn, Tm, gu, 2);
+        for (size_t i = 0; i < (size_t)Tm * F; i++) {
             float g = s->ff_gate[i];
             s->ff_gate[i] = g / (1.0f + expf(-g)) * s->ff_up[i];
         }
         mm_target dn[1] = {{&L->w_down, s->xn, D}};
-        matmul_group(s, s->ff_gate, T, dn, 1);
+        matmul_group(s, s->ff_gate, Tm, dn, 1);
         for (size_t i = 0; i < (size_t)T * D; i++) s->x[i] += s->xn[i];
     }
 
@@ -484,6 +491,9 @@ void ei_forward(ei_session *s, const int32_t *tokens, int T, float *all_logits) 
     matmul_group(s, s->xn + (size_t)first * D, T - first, out, 1);
     if (all_logits) memcpy(s->logits, all_logits + (size_t)(T - 1) * V, (size_t)V * sizeof(float));
 
+    s->n_calls++;
+    s->n_rows += Tm;
+    s->n_pad_rows += Tm - T;
     s->n_sink_used += n_to_sink;
     s->ring_pos0 = kl.ring_pos0;
     s->ring_count += T - n_to_sink;

@@ -126,6 +126,7 @@ void ei_session_reset(ei_session *s) {
     s->ring_start = s->ring_count = 0;
     s->ring_pos0 = 0;
     s->n_memory = 0;
+    s->n_calls = s->n_rows = s->n_pad_rows = 0;
     if (s->mem_M) memset(s->mem_M, 0, s->plan.bytes[BUF_MEM_M]);
     if (s->mem_z) memset(s->mem_z, 0, s->plan.bytes[BUF_MEM_Z]);
 }
@@ -181,6 +182,12 @@ int ei_session_eval(ei_session *s, const int32_t *tokens, int64_t n, float *all_
         if (progress) progress(user, done, n);
     }
     return 0;
+}
+
+void ei_session_shape_stats(const ei_session *s, ei_shape_stats *out) {
+    out->calls = s->n_calls;
+    out->rows = s->n_rows;
+    out->pad_rows = s->n_pad_rows;
 }
 
 void ei_session_memory_stats(const ei_session *s, ei_memory_stats *out) {

@@ -27,6 +27,8 @@ struct ei_session {
     int ring_count;        /* window tokens in the ring */
     int64_t ring_pos0;     /* stream position of the oldest window token */
     int64_t n_memory;      /* tokens compressed into memory */
+    int64_t n_calls;       /* forward calls, rows their matrix products computed, and how many of */
+    int64_t n_rows, n_pad_rows; /* those rows were padding (fixed shapes) */
 
     uint8_t *arena;
     float *x, *xn, *q, *q_pre, *q_cache, *k_new, *v_new, *att, *a_mem, *ff_gate, *ff_up;
@@ -39,7 +41,9 @@ struct ei_session {
 
 /* Runs the transformer on T tokens at stream positions n_stream.. (T <= n_chunk and T fits the
  * ring), appending their keys and values to the sink/ring. Writes the logits of the last token to
- * s->logits and, when all_logits is non-NULL, of every token. session.c checks the arguments. */
+ * s->logits and, when all_logits is non-NULL, of every token. session.c checks the arguments.
+ * With fixed shapes, a prefill call (T > 1) runs every layer's matrix products on n_chunk rows:
+ * rows past T are zero padding, masked out of attention, the cache and the logits. */
 void ei_forward(ei_session *s, const int32_t *tokens, int T, float *all_logits);
 /* Moves the oldest n window tokens into memory (or drops them when memory is off). */
 void ei_compress(ei_session *s, int n);

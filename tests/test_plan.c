@@ -107,6 +107,54 @@ static void test_config(const ei_model *m, const config *c, int n_prompt) {
     TEST_END(name);
 }
 
+/* Fixed shapes: every prefill call of a session computes exactly n_chunk rows (the last chunk of a
+ * prompt, and chunks cut short by a full window, are padded), decode calls compute one row, and the
+ * padding changes nothing: logits equal those of a session that computes only its own rows. */
+static void test_fixed_shapes(const ei_model *m, int infinite) {
+    char name[200];
+    snprintf(name, sizeof name, "plan: fixed shapes (%s): every prefill call runs L rows, padding masked (logits bit-identical)",
+             infinite ? "EdgeInfinite" : "full attention");
+    TEST_BEGIN();
+    const int L = 64, n_prompt = 400, V = ei_model_get_info(m)->n_vocab;
+    ei_session_params p = ei_session_default_params();
+    p.infinite = infinite, p.n_sink = 8, p.n_window = 128, p.n_chunk = L, p.gate_const = infinite ? 0.4f : -1.0f;
+    p.n_threads = 2, p.n_ctx = infinite ? 0 : n_prompt + 64;
+    ei_session_params pd = p;
+    pd.dynamic_shape = 1;
+    ei_session *fixed = ei_session_new(m, &p), *dyn = ei_session_new(m, &pd);
+    int32_t *toks = malloc(sizeof *toks * (size_t)n_prompt);
+    CHECK(fixed && dyn && toks, "sessions: %s", ei_last_error());
+    if (fixed && dyn && toks) {
+        for (int i = 0; i < n_prompt; i++) toks[i] = 1 + (int32_t)((i * 7919u + 5u) % (unsigned)(V - 1));
+        /* calls of 77 tokens: chunks of 64, 13, 51, 26, ... */
+        int rc = 0, n_logit_diff = 0;
+        for (int done = 0; done < n_prompt && !rc; done += 77) {
+            const int n = n_prompt - done < 77 ? n_prompt - done : 77;
+            rc = ei_session_eval(fixed, toks + done, n, NULL, NULL, NULL) || ei_session_eval(dyn, toks + done, n, NULL, NULL, NULL);
+            n_logit_diff += memcmp(ei_session_logits(fixed), ei_session_logits(dyn), sizeof(float) * (size_t)V) != 0;
+        }
+        ei_shape_stats a, b;
+        ei_session_shape_stats(fixed, &a);
+        ei_session_shape_stats(dyn, &b);
+        CHECK(rc == 0, "eval: %s", ei_last_error());
+        CHECK(a.calls > 7 && a.rows == a.calls * L, "fixed: %lld calls computed %lld rows, want %d each", (long long)a.calls,
+              (long long)a.rows, L);
+        CHECK(a.pad_rows == a.rows - n_prompt && a.pad_rows > 0, "fixed: %lld padding rows of %lld", (long long)a.pad_rows, (long long)a.rows);
+        CHECK(b.rows == n_prompt && b.pad_rows == 0, "dynamic: %lld rows, %lld padding", (long long)b.rows, (long long)b.pad_rows);
+        CHECK(n_logit_diff == 0, "%d of the calls gave different logits with padding", n_logit_diff);
+        for (int i = 0; i < 8 && !rc; i++) rc = ei_session_eval(fixed, &toks[i], 1, NULL, NULL, NULL);
+        ei_shape_stats c;
+        ei_session_shape_stats(fixed, &c);
+        CHECK(c.calls == a.calls + 8 && c.rows == a.rows + 8, "decode: %lld calls, %lld rows after 8 one-token calls",
+              (long long)(c.calls - a.calls), (long long)(c.rows - a.rows));
+        printf("  %lld prefill calls x %d rows, %lld of them padding\n", (long long)a.calls, L, (long long)a.pad_rows);
+    }
+    ei_session_free(fixed);
+    ei_session_free(dyn);
+    free(toks);
+    TEST_END(name);
+}
+
 /* Resident memory of a real run against the plan: weights (mapped file) + arena, within 5%. */
 static void test_rss(void) {
     const char *name = "plan: RSS growth of a real EdgeInfinite run = weights + arena (within 5%)";
@@ -166,6 +214,8 @@ int main(void) {
             {"EdgeInfinite delta, f32 KV (S=0, W=64, L=32)", 1, 0, 64, 32, 1, EI_UPDATE_DELTA, EI_KV_F32},
         };
         for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) test_config(m, &cs[i], 400);
+        test_fixed_shapes(m, 0);
+        test_fixed_shapes(m, 1);
         ei_model_free(m);
     }
     if (made) unlink(gguf);

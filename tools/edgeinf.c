@@ -398,6 +398,10 @@ static int cmd_run(int argc, char **argv) {
         fprintf(stderr, "edgeinf: cache: %lld sink + %lld window tokens, %lld tokens in memory (|M| max %.3g, |z| max %.3g%s)\n",
                 (long long)ms.n_sink, (long long)ms.n_window, (long long)ms.n_memory, ms.m_norm_max, ms.z_norm_max,
                 ms.non_finite ? ", NON-FINITE VALUES" : "");
+    ei_shape_stats shp;
+    ei_session_shape_stats(s, &shp);
+    fprintf(stderr, "edgeinf: shapes: %lld forward calls, %lld rows computed (%lld of them padding to the fixed %d-row chunk)\n",
+            (long long)shp.calls, (long long)shp.rows, (long long)shp.pad_rows, sp.n_chunk);
     fprintf(stderr,
             "edgeinf: stats {\"prompt_tokens\":%lld,\"ttft_ms\":%.3f,\"prefill_tok_s\":%.3f,\"decode_tokens\":%d,"
             "\"decode_tok_s\":%.3f,\"peak_rss_mb\":%.2f,\"rss_before_session_mb\":%.2f,\"arena_mb\":%.3f,"
@@ -447,6 +451,7 @@ static int cmd_plan(int argc, char **argv) {
     else
         printf("plan: %s, full attention, %d positions per layer, chunk %d, %d threads\n", rs.prof.name, rs.sp.n_ctx,
                rs.sp.n_chunk, rs.sp.n_threads);
+    printf("shapes: prefill calls of %d rows (the last chunk padded), decode calls of 1 row\n", rs.sp.n_chunk);
     for (int i = 0; i < n && i < 64; i++) printf("  %-44s %12zu bytes  %9.3f MiB\n", e[i].name, e[i].bytes, e[i].bytes / 1048576.0);
     printf("  %-44s %12zu bytes  %9.3f MiB  (one allocation at session creation)\n", "session arena total", total, total / 1048576.0);
     printf("  %-44s %12llu bytes  %9.3f MiB  (memory-mapped, read-only)\n", "model file (weights)", (unsigned long long)in->file_bytes,
