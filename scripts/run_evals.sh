@@ -26,6 +26,7 @@ QMSUM_LIMIT=${QMSUM_LIMIT:-3}
 LENGTHS=${LENGTHS:-1K,4K,16K}
 DEPTHS=${DEPTHS:-0,25,50,75,100}
 KEYS=${KEYS:-1}
+BENCHES=${BENCHES:-ppl passkey needle qmsum longbench} # in this order
 OUT=${OUT:-bench/out/eval}
 EI=${EI:-build/edgeinf}
 
@@ -50,8 +51,13 @@ run() { echo "== $(date -u +%H:%M:%S) $*" >&2; "$EI" eval "$@" -m "$MODEL" --met
 
 # the report is refreshed after every benchmark, so a stopped sequence still has its tables
 report() { "$EI" eval report --runs "$OUT" --out "$OUT/report.md" --plots docs/eval; }
-run ppl --corpus both --max-tokens "$PPL_TOKENS"; report
-run passkey --lengths "$LENGTHS" --depths "$DEPTHS" --keys "$KEYS"; report
-run needle --lengths "$LENGTHS" --depths "$DEPTHS" --keys "$KEYS"; report
-run qmsum --limit "$QMSUM_LIMIT"; report
-run longbench --limit "$LB_LIMIT"; report
+for bench in $BENCHES; do
+  case $bench in
+  ppl) run ppl --corpus both --max-tokens "$PPL_TOKENS" ;;
+  passkey | needle) run "$bench" --lengths "$LENGTHS" --depths "$DEPTHS" --keys "$KEYS" ;;
+  qmsum) run qmsum --limit "$QMSUM_LIMIT" ;;
+  longbench) run longbench --limit "$LB_LIMIT" ;;
+  *) echo "run_evals.sh: unknown benchmark '$bench' in BENCHES" >&2; exit 1 ;;
+  esac
+  report
+done

@@ -136,13 +136,15 @@ static const void *kv_row(const ei_session *s, const uint8_t *cache, int slot, i
     return cache + ((size_t)slot * kvd + (size_t)g * hd) * s->kv_elem;
 }
 
-/* S[r][j] = scale * Q_r . K_slot(first + j) for nq queries and n slots. */
+/* S[r][j] = scale * Q_r . K_slot(first + j) for nq queries and n slots; block: the rows are a prefill
+ * block (tokens x heads), scored by the kernel laid out for many rows. */
 static void score_keys(const ei_session *s, const uint8_t *kc, int first, int n, int g, const float *Q, int nq,
-                       float scale, float *S, size_t ss) {
+                       float scale, float *S, size_t ss, int block) {
     const int hd = s->m->info.head_dim, kvd = s->m->info.n_head_kv * hd;
     if (n <= 0) return;
     if (s->p.kv_type == EI_KV_F16) {
-        s->k->attn_scores_f16(kv_row(s, kc, first, g), (size_t)kvd, n, Q, (size_t)hd, nq, hd, scale, S, ss);
+        (block ? s->k->attn_block_scores_f16 : s->k->attn_scores_f16)(kv_row(s, kc, first, g), (size_t)kvd, n, Q, (size_t)hd, nq,
+                                                                     hd, scale, S, ss);
         return;
     }
     for (int r = 0; r < nq; r++)
@@ -209,9 +211,10 @@ static void attn_task(void *ctx, int ith, int nth) {
         const int n_r = p_last >= S ? (int)(p_last - j->kl.ring_pos0 + 1) : 0;
         const int first = j->kl.ring_start, n1 = n_r < cap - first ? n_r : cap - first, n = n_s + n_r;
         const size_t ss = (size_t)n;
-        score_keys(s, kc, 0, n_s, g, sink_q_differs ? q_sink : q_ring, rows, scale, sc, ss);
-        score_keys(s, kc, S + first, n1, g, q_ring, rows, scale, sc + n_s, ss);
-        score_keys(s, kc, S, n_r - n1, g, q_ring, rows, scale, sc + n_s + n1, ss);
+        const int block = j->T > 1; /* a one-token step scores as the split decode path does */
+        score_keys(s, kc, 0, n_s, g, sink_q_differs ? q_sink : q_ring, rows, scale, sc, ss, block);
+        score_keys(s, kc, S + first, n1, g, q_ring, rows, scale, sc + n_s, ss, block);
+        score_keys(s, kc, S, n_r - n1, g, q_ring, rows, scale, sc + n_s + n1, ss, block);
         for (int r = 0; r < rows; r++) {
             const int64_t p = j->kl.pos0 + t0 + r / hpg;
             float *row = sc + (size_t)r * ss;
@@ -269,7 +272,7 @@ static void decode_score_piece(decode_job *d, int g, int slot, int key, int len,
     const size_t layer_bytes = (size_t)s->plan.n_slots * s->m->info.n_head_kv * hd * s->kv_elem;
     const float *Q = (sink ? d->q_sink : d->q_ring) + (size_t)g * hpg * hd;
     score_keys(s, (const uint8_t *)s->k_cache + (size_t)d->layer * layer_bytes, slot, len, g, Q, hpg,
-               1.0f / sqrtf((float)hd), d->scores + (size_t)g * hpg * d->n + key, (size_t)d->n);
+               1.0f / sqrtf((float)hd), d->scores + (size_t)g * hpg * d->n + key, (size_t)d->n, 0);
 }
 
 static void decode_value_piece(decode_job *d, int g, int slot, int key, int len, int span, int sink) {

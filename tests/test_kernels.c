@@ -360,11 +360,11 @@ static void test_vec(const ei_kernels *k) {
 static void test_attn(const ei_kernels *k) {
     static const int hds[] = {64, 8, 12, 128};
     static const int ns[] = {1, 3, 4, 5, 17, 64};
-    static const int nqs[] = {1, 2, 3, 5};
+    static const int nqs[] = {1, 2, 3, 5, 7, 24};
     char name[128];
-    snprintf(name, sizeof name, "kernels[%s]: attn_scores_f16, attn_values_f16, exp_shift, round_f16", k->isa);
+    snprintf(name, sizeof name, "kernels[%s]: attn_scores_f16, attn_block_scores_f16, attn_values_f16, exp_shift, round_f16", k->isa);
     TEST_BEGIN();
-    if (!k->attn_scores_f16 || !k->attn_values_f16 || !k->round_f16 || !k->exp_shift) {
+    if (!k->attn_scores_f16 || !k->attn_block_scores_f16 || !k->attn_values_f16 || !k->round_f16 || !k->exp_shift) {
         CHECK(0, "missing");
         TEST_END(name);
         return;
@@ -385,7 +385,10 @@ static void test_attn(const ei_kernels *k) {
                 for (int i = 0; i < n * ks; i++) K[i] = ei_fp32_to_fp16(frand() * 3), V[i] = ei_fp32_to_fp16(frand() * 3);
                 for (int i = 0; i < nq * hd; i++) Q[i] = frand() * 2, O[i] = O2[i] = frand();
                 const float scale = 0.125f;
-                k->attn_scores_f16(K, (size_t)ks, n, Q, (size_t)hd, nq, hd, scale, S, (size_t)n);
+                const int jn = n / 2, rn = nq / 2; /* splits: keys at n/2, queries at nq/2 */
+                for (int kind = 0; kind < 2; kind++) {
+                const ei_attn_scores_fn scores = kind ? k->attn_block_scores_f16 : k->attn_scores_f16;
+                scores(K, (size_t)ks, n, Q, (size_t)hd, nq, hd, scale, S, (size_t)n);
                 for (int r = 0; r < nq; r++)
                     for (int j = 0; j < n; j++) {
                         double want = 0, mag = 0;
@@ -394,15 +397,16 @@ static void test_attn(const ei_kernels *k) {
                             want += t, mag += fabs(t);
                         }
                         want *= scale, mag *= scale;
-                        CHECK(fabs(S[r * n + j] - want) <= 1e-5 * mag + 1e-30, "scores hd=%d n=%d nq=%d r=%d j=%d: %.9g vs %.9g",
-                              hd, n, nq, r, j, S[r * n + j], want);
+                        CHECK(fabs(S[r * n + j] - want) <= 1e-5 * mag + 1e-30, "%s hd=%d n=%d nq=%d r=%d j=%d: %.9g vs %.9g",
+                              kind ? "block scores" : "scores", hd, n, nq, r, j, S[r * n + j], want);
                     }
-                /* split keys at n/2 and queries at nq/2: bit-identical */
-                const int jn = n / 2, rn = nq / 2;
-                k->attn_scores_f16(K, (size_t)ks, jn, Q, (size_t)hd, rn, hd, scale, S2, (size_t)n);
-                k->attn_scores_f16(K + (size_t)jn * ks, (size_t)ks, n - jn, Q, (size_t)hd, rn, hd, scale, S2 + jn, (size_t)n);
-                k->attn_scores_f16(K, (size_t)ks, n, Q + (size_t)rn * hd, (size_t)hd, nq - rn, hd, scale, S2 + (size_t)rn * n, (size_t)n);
-                CHECK(memcmp(S, S2, sizeof *S * (size_t)nq * n) == 0, "scores split hd=%d n=%d nq=%d", hd, n, nq);
+                /* split keys and queries: bit-identical */
+                scores(K, (size_t)ks, jn, Q, (size_t)hd, rn, hd, scale, S2, (size_t)n);
+                scores(K + (size_t)jn * ks, (size_t)ks, n - jn, Q, (size_t)hd, rn, hd, scale, S2 + jn, (size_t)n);
+                scores(K, (size_t)ks, n, Q + (size_t)rn * hd, (size_t)hd, nq - rn, hd, scale, S2 + (size_t)rn * n, (size_t)n);
+                CHECK(memcmp(S, S2, sizeof *S * (size_t)nq * n) == 0, "%s split hd=%d n=%d nq=%d", kind ? "block scores" : "scores",
+                      hd, n, nq);
+                }
                 /* values with S as the weights */
                 k->attn_values_f16(V, (size_t)ks, n, S, (size_t)n, nq, hd, O, (size_t)hd);
                 for (int r = 0; r < nq; r++)

@@ -286,10 +286,9 @@ static inline __m128 sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
     return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
-/* Scores in 4-query x 4-key tiles (16 accumulators); tails repeat the last key / query so every
- * score goes through the same instructions. */
-/* Scores in R-query x 4-key tiles (R = 1..4, a constant in each inlined copy, so a group of 3 query
- * heads costs 3 rows, not a padded 4): each K row is converted once and used by R queries. */
+/* Decode scores (a few query rows): R-query x 4-key tiles (R = 1..4, a constant in each inlined copy,
+ * so a group of 3 query heads costs 3 rows, not a padded 4); each K row is converted once and used by
+ * R queries; tails repeat the last key / query so every score goes through the same instructions. */
 AI void scores_tile(const int R, const float *const *q, const ei_fp16 *K, size_t ks, int n, int hd, __m128 vs, float *S,
                     size_t ss) {
     for (int j = 0; j < n; j += 4) {
@@ -334,16 +333,107 @@ static void attn_scores_f16(const ei_fp16 *K, size_t ks, int n, const float *Q, 
     }
 }
 
-/* Values in R-query x 64-float tiles (R = 1..4 as above; 4R accumulators across all keys); each V
- * row is converted once per tile and used by R queries. One FMA per (query, key, element), keys in
- * order, as the AVX2 kernel: both give the same bits. */
+/* In-register transpose of a 16 x 16 float tile: r[k] holds row k on entry and column k on exit. */
+AI void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int k = 0; k < 8; k++) {
+        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    /* then r[4k + e], 128-bit lane L: element 4L + e of rows 4k .. 4k+3 */
+    for (int k = 0; k < 4; k++) {
+        const __m512d a = _mm512_castps_pd(t[4 * k]), b = _mm512_castps_pd(t[4 * k + 2]);
+        const __m512d c = _mm512_castps_pd(t[4 * k + 1]), d = _mm512_castps_pd(t[4 * k + 3]);
+        r[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+        r[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        r[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
+        r[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
+    }
+    /* gather the 128-bit lanes: first rows 0-7 and 8-15 pairwise, then all four row groups */
+    for (int e = 0; e < 4; e++) {
+        t[e] = _mm512_shuffle_f32x4(r[e], r[4 + e], 0x88);
+        t[4 + e] = _mm512_shuffle_f32x4(r[e], r[4 + e], 0xdd);
+        t[8 + e] = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0x88);
+        t[12 + e] = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0xdd);
+    }
+    for (int e = 0; e < 4; e++) {
+        r[e] = _mm512_shuffle_f32x4(t[e], t[8 + e], 0x88);
+        r[8 + e] = _mm512_shuffle_f32x4(t[e], t[8 + e], 0xdd);
+        r[4 + e] = _mm512_shuffle_f32x4(t[4 + e], t[12 + e], 0x88);
+        r[12 + e] = _mm512_shuffle_f32x4(t[4 + e], t[12 + e], 0xdd);
+    }
+}
+
+#define EI_SCORE_ROWS 6 /* query rows per pass: 4 partial sums each, 24 accumulators */
+
+/* Scores of R query rows against one transposed 16-key block kt[hd][16]: each row's 16 scores are
+ * four partial sums over the quarters of the head dimension, one broadcast FMA per (row, dimension),
+ * added as (p0 + p1) + (p2 + p3). The lanes are keys, so no horizontal sums are needed. */
+AI void scores_rows(const int R, const float *Q, size_t qs, const float *kt, int hd, __m512 vs, float *S, size_t ss,
+                    __mmask16 keep) {
+    const int qd = hd / 4;
+    __m512 acc[EI_SCORE_ROWS][4];
+    for (int a = 0; a < R; a++)
+        for (int p = 0; p < 4; p++) acc[a][p] = _mm512_setzero_ps();
+    for (int i = 0; i < qd; i++)
+        for (int p = 0; p < 4; p++) {
+            const __m512 kv = _mm512_load_ps(kt + (size_t)(p * qd + i) * 16);
+            for (int a = 0; a < R; a++) acc[a][p] = _mm512_fmadd_ps(kv, _mm512_set1_ps(Q[(size_t)a * qs + p * qd + i]), acc[a][p]);
+        }
+    for (int a = 0; a < R; a++) {
+        const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[a][0], acc[a][1]), _mm512_add_ps(acc[a][2], acc[a][3]));
+        _mm512_mask_storeu_ps(S + (size_t)a * ss, keep, _mm512_mul_ps(sum, vs));
+    }
+}
+
+/* Prefill scores (many query rows) by blocks of 16 keys: each block is converted from halves once and transposed into kt
+ * (kt[i][lane] = dimension i of key lane), then every query row is scored against it (a tail block
+ * repeats the last key in its unused lanes, which are not stored). Every score goes through the
+ * same instructions whatever n and nq are. */
+static void attn_block_scores_f16(const ei_fp16 *K, size_t ks, int n, const float *Q, size_t qs, int nq, int hd,
+                                  float scale, float *S, size_t ss) {
+    if (hd % 16 || hd > 256) {
+        ei_kernels_avx2()->attn_scores_f16(K, ks, n, Q, qs, nq, hd, scale, S, ss);
+        return;
+    }
+    _Alignas(64) float kt[256 * 16];
+    const __m512 vs = _mm512_set1_ps(scale);
+    for (int j0 = 0; j0 < n; j0 += 16) {
+        const int nk = n - j0 < 16 ? n - j0 : 16;
+        for (int c = 0; c < hd; c += 16) {
+            __m512 r[16];
+            for (int k = 0; k < 16; k++) r[k] = ld_f16x16(K + (size_t)(j0 + (k < nk ? k : nk - 1)) * ks + c);
+            transpose16(r);
+            for (int i = 0; i < 16; i++) _mm512_store_ps(kt + (size_t)(c + i) * 16, r[i]);
+        }
+        const __mmask16 keep = (__mmask16)(0xffffu >> (16 - nk));
+        for (int r0 = 0; r0 < nq; r0 += EI_SCORE_ROWS) {
+            const float *Qr = Q + (size_t)r0 * qs;
+            float *Sr = S + (size_t)r0 * ss + j0;
+            switch (nq - r0 < EI_SCORE_ROWS ? nq - r0 : EI_SCORE_ROWS) {
+            case 1: scores_rows(1, Qr, qs, kt, hd, vs, Sr, ss, keep); break;
+            case 2: scores_rows(2, Qr, qs, kt, hd, vs, Sr, ss, keep); break;
+            case 3: scores_rows(3, Qr, qs, kt, hd, vs, Sr, ss, keep); break;
+            case 4: scores_rows(4, Qr, qs, kt, hd, vs, Sr, ss, keep); break;
+            case 5: scores_rows(5, Qr, qs, kt, hd, vs, Sr, ss, keep); break;
+            default: scores_rows(6, Qr, qs, kt, hd, vs, Sr, ss, keep); break;
+            }
+        }
+    }
+}
+
+#define EI_VALUE_ROWS 6 /* query rows per pass: 4 accumulators each, 24 in all */
+
+/* Values in R-query x 64-float tiles (R = 1..6, a constant in each inlined copy; 4R accumulators
+ * across all keys); each V row is converted once per tile and used by R queries. One FMA per
+ * (query, key, element), keys in order, as the AVX2 kernel: both give the same bits, for any R. */
 AI void values_tile(const int R, const float *const *p, float *const *o, const ei_fp16 *V, size_t vs, int n, int i0) {
-    __m512 acc[4][4];
+    __m512 acc[EI_VALUE_ROWS][4];
     for (int a = 0; a < R; a++)
         for (int c = 0; c < 4; c++) acc[a][c] = _mm512_loadu_ps(o[a] + i0 + 16 * c);
     for (int j = 0; j < n; j++) {
         const ei_fp16 *v = V + (size_t)j * vs + i0;
-        __m512 w[4];
+        __m512 w[EI_VALUE_ROWS];
         for (int a = 0; a < R; a++) w[a] = _mm512_set1_ps(p[a][j]);
         for (int c = 0; c < 4; c++) {
             const __m512 x = ld_f16x16(v + 16 * c);
@@ -360,19 +450,21 @@ static void attn_values_f16(const ei_fp16 *V, size_t vs, int n, const float *P, 
         ei_kernels_avx2()->attn_values_f16(V, vs, n, P, ps, nq, hd, O, os);
         return;
     }
-    for (int r = 0; r < nq; r += 4) {
-        const float *p[4];
-        float *o[4];
-        for (int a = 0; a < 4; a++) {
+    for (int r = 0; r < nq; r += EI_VALUE_ROWS) {
+        const float *p[EI_VALUE_ROWS];
+        float *o[EI_VALUE_ROWS];
+        for (int a = 0; a < EI_VALUE_ROWS; a++) {
             const int rr = r + a < nq ? r + a : nq - 1;
             p[a] = P + (size_t)rr * ps, o[a] = O + (size_t)rr * os;
         }
         for (int i0 = 0; i0 < hd; i0 += 64) {
-            switch (nq - r < 4 ? nq - r : 4) {
+            switch (nq - r < EI_VALUE_ROWS ? nq - r : EI_VALUE_ROWS) {
             case 1: values_tile(1, p, o, V, vs, n, i0); break;
             case 2: values_tile(2, p, o, V, vs, n, i0); break;
             case 3: values_tile(3, p, o, V, vs, n, i0); break;
-            default: values_tile(4, p, o, V, vs, n, i0); break;
+            case 4: values_tile(4, p, o, V, vs, n, i0); break;
+            case 5: values_tile(5, p, o, V, vs, n, i0); break;
+            default: values_tile(6, p, o, V, vs, n, i0); break;
             }
         }
     }
@@ -391,6 +483,7 @@ static void init_avx512(void) {
     g_avx512.matmul[EI_Q4_0] = matmul_q4_0;
     g_avx512.matmul[EI_Q8_0] = matmul_q8_0;
     g_avx512.attn_scores_f16 = attn_scores_f16;
+    g_avx512.attn_block_scores_f16 = attn_block_scores_f16;
     g_avx512.attn_values_f16 = attn_values_f16;
     g_avx512_ok = 1;
 }

@@ -19,6 +19,10 @@
 typedef void (*ei_matmul_fn)(int K, const void *W, size_t ldw, int n0, int n1,
                              const void *X, size_t ldx, int T, float *Y, size_t ldy);
 
+/* Attention scores over an f16 cache (see attn_scores_f16 below). */
+typedef void (*ei_attn_scores_fn)(const ei_fp16 *K, size_t ks, int n, const float *Q, size_t qs, int nq, int hd, float scale,
+                                  float *S, size_t ss);
+
 /* Convert one activation row of K floats to an activation type (Q8_0, Q8_1; F32 is a copy). */
 typedef void (*ei_quantize_act_fn)(const float *x, void *y, int K);
 
@@ -36,10 +40,13 @@ typedef struct {
      *   values:  O[r*os + i] += sum_j P[r*ps + j] * V_j[i]     keys accumulated in order j = 0..n-1
      * Every score, and every key's contribution to an output, goes through the same operations
      * whatever n and nq are, so splitting keys or queries over several calls changes nothing. */
-    void (*attn_scores_f16)(const ei_fp16 *K, size_t ks, int n, const float *Q, size_t qs, int nq, int hd, float scale,
-                            float *S, size_t ss);
+    ei_attn_scores_fn attn_scores_f16;
     void (*attn_values_f16)(const ei_fp16 *V, size_t vs, int n, const float *P, size_t ps, int nq, int hd, float *O,
                             size_t os);
+    /* The scores of attn_scores_f16 for many query rows at once (a prefill block: tokens x the heads
+     * of a group), laid out for reuse of each key across rows; it may round differently from
+     * attn_scores_f16 but is split-invariant in the same way. */
+    ei_attn_scores_fn attn_block_scores_f16;
     /* x[i] = exp(x[i] - shift) (exactly 0 for -inf); returns the sum. For softmax rows. */
     float (*exp_shift)(float *x, int n, float shift);
     /* x[i] = fp32(fp16(x[i])), round to nearest even: f16 x f16 products as llama.cpp computes them */

@@ -205,6 +205,7 @@ static const ei_kernels k_scalar = {
     .dot_f16_f32 = dot_f16_f32,
     .axpy_f16_f32 = axpy_f16_f32,
     .attn_scores_f16 = attn_scores_f16,
+    .attn_block_scores_f16 = attn_scores_f16,
     .attn_values_f16 = attn_values_f16,
     .round_f16 = round_f16,
     .exp_shift = exp_shift,
