@@ -156,6 +156,8 @@ def main():
     ap.add_argument("--hf-cut", action="store_true",
                     help="cut the prompts with the Hugging Face tokenizer (no llama-cpp-python needed; "
                          "only for edgeinf-only sweeps)")
+    ap.add_argument("--prompts-only", action="store_true",
+                    help="only write the prompt files bench/out/prompts/essays_N.txt (for bench/long_ab.c)")
     args = ap.parse_args()
     global HF_TOKENIZER_ONLY
     HF_TOKENIZER_ONLY = args.hf_cut
@@ -163,6 +165,9 @@ def main():
     methods = args.methods.split(",")
     model = os.path.abspath(args.model)
     prompts = make_long_prompts(model, lengths, os.path.join(HERE, "out", "prompts"))
+    if args.prompts_only:
+        print("\n".join(prompts[n] for n in lengths))
+        return 0
     busy = bench.cpu_busy_fraction()
     if busy > 0.1:
         print(f"WARNING: CPUs {busy:.0%} busy before the runs; numbers will be disturbed", file=sys.stderr)

@@ -11,7 +11,8 @@
  * sessions take turns in one process:
  *   prefill rounds: session A is reset and prefilled with the short input (timed), then session B
  *     prefills the next --step tokens of the long input (timed; default step = the short input's
- *     length), the order alternating each round, until B has read all of its input;
+ *     length; the first step is longer by S mod L, see below), the order alternating each round,
+ *     until B has read all of its input;
  *   decode rounds: A is reset and prefilled (untimed) with -d (default: -a), then n greedy tokens
  *     are timed on A and n
  *     on B, back to back in alternating order; B keeps decoding where it was, so it stays "after
@@ -146,7 +147,10 @@ int main(int argc, char **argv) {
     int64_t a_tok = 0, b_last_tok = 0, a_last_tok = 0;
     int pr_rounds = 0;
     for (int64_t done = 0; done < nb; pr_rounds++) {
-        const int64_t n = nb - done < step ? nb - done : step;
+        /* once the window is full, segments start at stream positions = S (mod L); a first call of
+         * step + S mod L tokens puts every later call on a segment boundary, so B is not padded
+         * more than one whole-prompt call would be */
+        const int64_t want = done ? step : step + pr.sink % pr.chunk, n = nb - done < want ? nb - done : want;
         ei_session_reset(a);
         if (pr_rounds % 2 == 0) ra[pr_rounds] = prefill(a, ta, na), rb[pr_rounds] = prefill(b, tb + done, n);
         else rb[pr_rounds] = prefill(b, tb + done, n), ra[pr_rounds] = prefill(a, ta, na);
