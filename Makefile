@@ -12,7 +12,9 @@ ARCH    := $(shell uname -m)
 ifeq ($(ARCH),x86_64)
 FLAGS_AVX2   := -mavx2 -mfma -mf16c
 FLAGS_AVX512 := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
+FLAGS_AMX    := $(FLAGS_AVX512) -mamx-tile -mamx-int8
 else
+FLAGS_AMX    :=
 FLAGS_AVX2   :=
 FLAGS_AVX512 :=
 endif
@@ -35,6 +37,10 @@ $(BUILD)/%.o: %.c
 $(BUILD)/src/kernels/avx2.o: src/kernels/avx2.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(FLAGS_AVX2) -c $< -o $@
+
+$(BUILD)/src/kernels/amx.o: src/kernels/amx.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(FLAGS_AMX) -c $< -o $@
 
 $(BUILD)/src/kernels/avx512.o: src/kernels/avx512.c
 	@mkdir -p $(dir $@)

@@ -191,13 +191,22 @@ static void check_matmul(const ei_kernels *k, int wt, int K, int N, int T, doubl
             CHECK(0, "%s %s K=%d N=%d T=%d: split at %d changes results", k->isa, ei_type_name(wt),
                   K, N, T, s);
     }
+    /* token split invariance: a call of T tokens = two calls of T/2 and T - T/2 (each >= 2 tokens:
+     * one-token calls may take another kernel, see amx.c) */
+    if (T >= 4) {
+        for (size_t i = 0; i < ldy * (size_t)T; i++) Y2[i] = -12345.0f;
+        mm(K, W, ldw, 0, N, X, ldx, T / 2, Y2, ldy);
+        mm(K, W, ldw, 0, N, X + (size_t)(T / 2) * ldx, ldx, T - T / 2, Y2 + (size_t)(T / 2) * ldy, ldy);
+        if (memcmp(Y1, Y2, sizeof(float) * ldy * (size_t)T) != 0 && bad++ < 3)
+            CHECK(0, "%s %s K=%d N=%d T=%d: splitting the tokens at %d changes results", k->isa, ei_type_name(wt), K, N, T, T / 2);
+    }
 out:
     free(W), free(X), free(tmp), free(Y1), free(Y2);
 }
 
 static void test_matmul(const ei_kernels *k) {
     static const int Ks[] = {32, 64, 96, 576, 1536};
-    static const int Ts[] = {1, 2, 3, 5, 17, 64};
+    static const int Ts[] = {1, 2, 3, 5, 16, 17, 64, 83};
     static const int Ns[] = {1, 3, 7, 13, 37};
     for (int wi = 0; wi < NWT; wi++) {
         const int wt = k_wtypes[wi];
@@ -467,14 +476,16 @@ static void test_dispatch(void) {
     const ei_kernels *a2 = ei_kernels_avx2(), *a5 = ei_kernels_avx512();
     CHECK(!a2 || strcmp(a2->isa, "avx2") == 0, "avx2 name");
     CHECK(!a5 || strcmp(a5->isa, "avx512") == 0, "avx512 name");
+    const ei_kernels *am = ei_kernels_amx();
+    CHECK(!am || strcmp(am->isa, "amx") == 0, "amx name");
     TEST_END("kernels: dispatch (EI_ISA, by_name, getters)");
 }
 
 int main(void) {
     setenv("EI_ISA", "scalar", 1);
     test_dispatch();
-    static const char *isas[] = {"scalar", "avx2", "avx512", "avx512-simde"};
-    for (int i = 0; i < 4; i++) {
+    static const char *isas[] = {"scalar", "avx2", "avx512", "avx512-simde", "amx"};
+    for (int i = 0; i < 5; i++) {
         const ei_kernels *k = ei_kernels_by_name(isas[i]);
         char name[64];
         snprintf(name, sizeof name, "kernels[%s]", isas[i]);

@@ -1,6 +1,7 @@
-/* Run-time choice of the kernel table. Each ISA getter (ei_kernels_avx2, ei_kernels_avx512)
- * checks the CPU itself and returns NULL when the CPU or the build lacks it; this file picks the
- * best available one, honouring EI_ISA=scalar|avx2|avx512. The choice is made once. */
+/* Run-time choice of the kernel table. Each ISA getter (ei_kernels_avx2, ei_kernels_avx512,
+ * ei_kernels_amx) checks the CPU itself and returns NULL when the CPU, the OS or the build lacks it;
+ * this file picks the best available one, honouring EI_ISA=scalar|avx2|avx512|amx. The choice is
+ * made once. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +14,13 @@ const ei_kernels *ei_kernels_by_name(const char *isa) {
     if (strcmp(isa, "scalar") == 0) return ei_kernels_scalar();
     if (strcmp(isa, "avx2") == 0) return ei_kernels_avx2();
     if (strcmp(isa, "avx512") == 0) return ei_kernels_avx512();
+    if (strcmp(isa, "amx") == 0) return ei_kernels_amx();
     return NULL;
 }
 
 static const ei_kernels *pick_best(void) {
-    const ei_kernels *k = ei_kernels_avx512();
+    const ei_kernels *k = ei_kernels_amx();
+    if (!k) k = ei_kernels_avx512();
     if (!k) k = ei_kernels_avx2();
     if (!k) k = ei_kernels_scalar();
     return k;
@@ -41,7 +44,7 @@ const ei_kernels *ei_kernels_best(void) {
             if (atomic_compare_exchange_strong(&g_best, &expected, best)) {
                 fprintf(stderr,
                         "edgeinf: EI_ISA=%s is unknown or not supported by this CPU/build "
-                        "(scalar|avx2|avx512); using %s\n",
+                        "(scalar|avx2|avx512|amx); using %s\n",
                         want, best->isa);
                 return best;
             }

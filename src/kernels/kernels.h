@@ -27,7 +27,7 @@ typedef void (*ei_attn_scores_fn)(const ei_fp16 *K, size_t ks, int n, const floa
 typedef void (*ei_quantize_act_fn)(const float *x, void *y, int K);
 
 typedef struct {
-    const char *isa;                            /* "scalar", "avx2", "avx512" */
+    const char *isa;                            /* "scalar", "avx2", "avx512", "amx" */
     ei_matmul_fn matmul[EI_TYPE_MAX];           /* indexed by weight type; NULL = unsupported */
     ei_quantize_act_fn quantize_act[EI_TYPE_MAX]; /* indexed by activation type */
     float (*dot_f32)(const float *a, const float *b, int n);
@@ -56,6 +56,7 @@ typedef struct {
 const ei_kernels *ei_kernels_scalar(void);
 const ei_kernels *ei_kernels_avx2(void);   /* NULL when not compiled in or CPU lacks AVX2+FMA+F16C */
 const ei_kernels *ei_kernels_avx512(void); /* NULL when the CPU lacks AVX-512 F/BW/VL/VNNI */
+const ei_kernels *ei_kernels_amx(void);    /* AVX-512 + AMX-INT8 tiles for prefill matmuls; NULL without AMX */
 const ei_kernels *ei_kernels_best(void);   /* honours EI_ISA */
 const ei_kernels *ei_kernels_by_name(const char *isa); /* NULL when unavailable */
 
