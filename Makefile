@@ -27,7 +27,8 @@ TOOLS    := $(BUILD)/edgeinf
 EVAL_SRC := $(wildcard tools/eval/*.c)
 EVAL_OBJ := $(EVAL_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test test-asan model demo clean bench
+.PHONY: all test test-asan model demo clean bench FORCE
+GIT_REV := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 all: $(BUILD)/libedgeinf.a $(TOOLS) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -45,6 +46,13 @@ $(BUILD)/src/kernels/amx.o: src/kernels/amx.c
 $(BUILD)/src/kernels/avx512.o: src/kernels/avx512.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(FLAGS_AVX512) -c $< -o $@
+
+# src/version.c carries the source revision: rebuilt whenever it changes (the stamp holds the last one)
+$(BUILD)/rev.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' > $@
+$(BUILD)/src/version.o: $(BUILD)/rev.stamp
+$(BUILD)/src/version.o: CFLAGS += -DEI_GIT_REV='"$(GIT_REV)"'
 
 $(BUILD)/libedgeinf.a: $(LIB_OBJ)
 	@rm -f $@

@@ -22,6 +22,9 @@ typedef struct ei_sampler ei_sampler;
 typedef struct ei_text_stream ei_text_stream;
 typedef struct ei_gate ei_gate;
 
+/* Version and source revision of this build, e.g. "0.1.0 (87a81b3)"; "-dirty" marks local changes. */
+const char *ei_build_id(void);
+
 /* The last error message of the calling thread ("" when none). */
 const char *ei_last_error(void);
 /* Name of the kernel set in use: "scalar", "avx2" or "avx512" (env EI_ISA overrides). */

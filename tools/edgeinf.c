@@ -406,11 +406,11 @@ static int cmd_run(int argc, char **argv) {
             "edgeinf: stats {\"prompt_tokens\":%lld,\"ttft_ms\":%.3f,\"prefill_tok_s\":%.3f,\"decode_tokens\":%d,"
             "\"decode_tok_s\":%.3f,\"peak_rss_mb\":%.2f,\"rss_before_session_mb\":%.2f,\"arena_mb\":%.3f,"
             "\"threads\":%d,\"isa\":\"%s\",\"path\":\"%s\",\"profile\":\"%s\",\"memory_tokens\":%lld,"
-            "\"m_norm_max\":%.6g,\"z_norm_max\":%.6g,\"non_finite\":%d}\n",
+            "\"m_norm_max\":%.6g,\"z_norm_max\":%.6g,\"non_finite\":%d,\"build\":\"%s\"}\n",
             (long long)n_tok, ttft_ms, n_tok / prefill_s, n_gen, dec_rate, rss_mb, rss_before_mb,
             (double)ei_session_arena_bytes(s) / (1024.0 * 1024.0), a.threads, ei_isa(),
             sp.infinite ? "infinite" : "full", rs.prof.name, (long long)ms.n_memory, ms.m_norm_max, ms.z_norm_max,
-            ms.non_finite);
+            ms.non_finite, ei_build_id());
     rc = 0;
     goto out;
 oom:
@@ -484,8 +484,8 @@ static int cmd_info(int argc, char **argv) {
            in->n_layer, in->n_embd, in->n_head, in->n_head_kv, in->head_dim, in->n_ff);
     printf("vocab         %d\ncontext       %d (trained)\nrope          theta %g, %s\nnorm eps      %g\n", in->n_vocab,
            in->n_ctx_train, (double)in->rope_theta, in->rope_neox ? "neox" : "normal", (double)in->norm_eps);
-    printf("parameters    %lld (%.1f MB of tensors)\nkernels       %s\n", (long long)in->n_params,
-           (double)in->weight_bytes / 1e6, ei_isa());
+    printf("parameters    %lld (%.1f MB of tensors)\nkernels       %s\nedgeinf       %s\n", (long long)in->n_params,
+           (double)in->weight_bytes / 1e6, ei_isa(), ei_build_id());
     char buf[128];
     if (ei_model_meta(m, "tokenizer.ggml.model", buf, sizeof buf) == 0) printf("tokenizer     %s", buf);
     if (ei_model_meta(m, "tokenizer.ggml.pre", buf, sizeof buf) == 0) printf(" (pre %s)", buf);

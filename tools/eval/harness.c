@@ -52,7 +52,8 @@ static int save(eval_run *r) {
     char now[32];
     utc_now(now);
     const ei_model_info *in = ei_model_get_info(r->m);
-    jo_raw(&o, "{\"tool\": \"edgeinf eval\", \"version\": \"" EI_VERSION "\", \"bench\": "), jo_str(&o, r->o->bench);
+    jo_raw(&o, "{\"tool\": \"edgeinf eval\", \"version\": \"" EI_VERSION "\", \"build\": "), jo_str(&o, ei_build_id());
+    jo_raw(&o, ", \"bench\": "), jo_str(&o, r->o->bench);
     jo_raw(&o, ",\n \"command\": "), jo_str(&o, r->o->command);
     jo_raw(&o, ",\n \"started\": "), jo_str(&o, r->started), jo_raw(&o, ", \"updated\": "), jo_str(&o, now);
     jo_raw(&o, ", \"complete\": "), jo_raw(&o, r->requested_done >= r->requested ? "true" : "false");
