@@ -17,7 +17,9 @@
  * it, or without the CPU features, ei_kernels_amx() returns NULL. */
 #include "kernels/kernels.h"
 
-#if defined(__x86_64__) && defined(__AMX_INT8__) && defined(__AMX_TILE__) && defined(__AVX512F__)
+/* GCC spells the feature macros __AMX_INT8__ / __AMX_TILE__, clang __AMXINT8__ / __AMXTILE__ */
+#if defined(__x86_64__) && defined(__AVX512F__) && (defined(__AMX_INT8__) || defined(__AMXINT8__)) && \
+    (defined(__AMX_TILE__) || defined(__AMXTILE__))
 
 #include <immintrin.h>
 #include <pthread.h>
