@@ -28,10 +28,25 @@
 #include <simde/x86/avx512.h>
 #include <simde/x86/f16c.h>
 #include <simde/x86/fma.h>
+/* older SIMDe (0.7.4, Debian 12) lacks a few intrinsics or their native aliases */
+#ifndef _mm512_shuffle_f32x4
+#define _mm512_shuffle_f32x4(a, b, imm) simde_mm512_shuffle_f32x4(a, b, imm)
+#endif
+#ifndef _mm512_mask_storeu_ps
+static inline void ei_simde_mask_storeu_ps(float *p, simde__mmask16 keep, simde__m512 v) {
+    float lanes[16];
+    simde_mm512_storeu_ps(lanes, v);
+    for (int i = 0; i < 16; i++)
+        if (keep >> i & 1) p[i] = lanes[i];
+}
+#define _mm512_mask_storeu_ps(p, k, v) ei_simde_mask_storeu_ps(p, k, v)
+#endif
+typedef simde__mmask16 ei_mask16;
 #define EI_AVX512_BODY 1
 #elif defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512VL__) && defined(__AVX512BW__) && \
     defined(__AVX512VNNI__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
+typedef __mmask16 ei_mask16;
 #define EI_AVX512_BODY 1
 #endif
 
@@ -370,7 +385,7 @@ AI void transpose16(__m512 r[16]) {
  * four partial sums over the quarters of the head dimension, one broadcast FMA per (row, dimension),
  * added as (p0 + p1) + (p2 + p3). The lanes are keys, so no horizontal sums are needed. */
 AI void scores_rows(const int R, const float *Q, size_t qs, const float *kt, int hd, __m512 vs, float *S, size_t ss,
-                    __mmask16 keep) {
+                    ei_mask16 keep) {
     const int qd = hd / 4;
     __m512 acc[EI_SCORE_ROWS][4];
     for (int a = 0; a < R; a++)
@@ -406,7 +421,7 @@ static void attn_block_scores_f16(const ei_fp16 *K, size_t ks, int n, const floa
             transpose16(r);
             for (int i = 0; i < 16; i++) _mm512_store_ps(kt + (size_t)(c + i) * 16, r[i]);
         }
-        const __mmask16 keep = (__mmask16)(0xffffu >> (16 - nk));
+        const ei_mask16 keep = (ei_mask16)(0xffffu >> (16 - nk));
         for (int r0 = 0; r0 < nq; r0 += EI_SCORE_ROWS) {
             const float *Qr = Q + (size_t)r0 * qs;
             float *Sr = S + (size_t)r0 * ss + j0;
