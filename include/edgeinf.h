@@ -27,7 +27,7 @@ const char *ei_build_id(void);
 
 /* The last error message of the calling thread ("" when none). */
 const char *ei_last_error(void);
-/* Name of the kernel set in use: "scalar", "avx2" or "avx512" (env EI_ISA overrides). */
+/* Name of the kernel set in use: "scalar", "avx2", "avx512" or "amx" (env EI_ISA overrides). */
 const char *ei_isa(void);
 
 /* ------------------------------------------------------------------ model */
