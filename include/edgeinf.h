@@ -92,6 +92,7 @@ int64_t ei_chat_format(const ei_model *m, const char *system, const char *user, 
 typedef enum { EI_UPDATE_LINEAR = 0, EI_UPDATE_DELTA = 1 } ei_update_rule;
 typedef enum { EI_KV_F32 = 0, EI_KV_F16 = 1 } ei_kv_type;
 typedef enum { EI_MODE_AUTO = 0, EI_MODE_FULL = 1, EI_MODE_INFINITE = 2 } ei_mode;
+typedef enum { EI_EVICT_OLDEST = 0, EI_EVICT_H2O = 1 } ei_evict_policy;
 
 typedef struct {
     char name[32];
@@ -149,6 +150,14 @@ typedef struct {
     const ei_gate *gate;   /* NULL and gate_const < 0: memory is not read (= StreamingLLM) */
     float gate_const;      /* >= 0: a constant gate value, for experiments (default -1: off) */
     int freeze_memory;     /* 1: evicted tokens are dropped instead of compressed */
+    /* Which window tokens leave when the window overflows. EI_EVICT_OLDEST (default): the oldest L,
+     * into memory (or dropped). EI_EVICT_H2O: the KV-eviction baseline H2O (heavy hitters) at the
+     * same budget: per layer and KV head, the L tokens with the least attention received so far
+     * (summed over the group's query heads and every query since the token arrived), never among
+     * the n_recent newest; they are dropped (no memory, so no gate). The kept tokens are re-rotated
+     * to contiguous cache positions. */
+    int evict;             /* ei_evict_policy */
+    int n_recent;          /* H2O: window tokens always kept (0 = half the window) */
     int dynamic_shape;     /* 0 (default): every prefill call runs the plan's fixed shape, a chunk of
                             * n_chunk rows, the last one padded (method.md section 6); 1: a short
                             * chunk computes only its own rows */

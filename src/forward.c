@@ -27,7 +27,7 @@ static void rmsnorm(float *out, const float *x, const float *w, int n, float eps
 
 /* Rotates each head of v by the angles of one table row (cos then sin, hd/2 each); sign = -1
  * applies the inverse rotation. */
-static void rope(float *v, int n_heads, int hd, const float *row, int neox, float sign) {
+void ei_rope_rotate(float *v, int n_heads, int hd, const float *row, int neox, float sign) {
     const float *cosv = row, *sinv = row + hd / 2;
     for (int h = 0; h < n_heads; h++, v += hd) {
         for (int i = 0; i < hd / 2; i++) {
@@ -43,7 +43,7 @@ static void rope(float *v, int n_heads, int hd, const float *row, int neox, floa
 /* RoPE table rows for the stream positions pos0..pos0+n-1, each moved down by `shift` when it is at
  * or past `sink` (shift 0: stream positions; shift = oldest window position - S: cache positions).
  * Angles in double, so stream positions far beyond the trained context stay exact. */
-static void rope_table(float *table, int64_t pos0, int n, int64_t sink, int64_t shift, int hd, float theta_base) {
+void ei_rope_table(float *table, int64_t pos0, int n, int64_t sink, int64_t shift, int hd, float theta_base) {
     const int half = hd / 2;
     for (int t = 0; t < n; t++)
         for (int i = 0; i < half; i++) {
@@ -165,6 +165,14 @@ static void add_values(const ei_session *s, const uint8_t *vc, int first, int n,
         for (int j = 0; j < n; j++) s->k->axpy_f32(P[(size_t)r * ps + j], kv_row(s, vc, first + j, g), O + (size_t)r * os, hd);
 }
 
+/* H2O: adds one row of attention probabilities, laid out [sink | ring from `first` (n1) | ring from
+ * 0], to the attention received per cache slot. */
+static void hh_add_row(float *acc, const float *row, int S, int n_s, int n1, int n, int first) {
+    for (int i = 0; i < n_s; i++) acc[i] += row[i];
+    for (int i = n_s; i < n_s + n1; i++) acc[S + first + i - n_s] += row[i];
+    for (int i = n_s + n1; i < n; i++) acc[S + i - n_s - n1] += row[i];
+}
+
 /* Local attention of a block of up to EI_ATTN_TOKENS tokens and the query heads that share KV head
  * g (rows r = token * heads_per_group + head): every K/V row read serves all of them. A row's keys
  * are the sink (query rotated at its cache position) and the ring up to its own token (query at its
@@ -227,6 +235,11 @@ static void attn_task(void *ctx, int ith, int nth) {
             const float inv = 1.0f / s->k->exp_shift(row, n, mx);
             for (int i = 0; i < n; i++) row[i] *= inv;
             if (f16_kv) s->k->round_f16(row, n);
+        }
+        if (s->hh_block) { /* H2O: this block's share of the attention each slot received */
+            float *acc = s->hh_block + ((size_t)(t0 / EI_ATTN_TOKENS) * G + g) * n_slots;
+            memset(acc, 0, (size_t)n_slots * sizeof *acc);
+            for (int r = 0; r < rows; r++) hh_add_row(acc, sc + (size_t)r * ss, S, n_s, n1, n, first);
         }
         memset(o_blk, 0, (size_t)rows * hd * sizeof *o_blk);
         add_values(s, vc, 0, n_s, g, sc, ss, rows, o_blk, (size_t)hd);
@@ -343,6 +356,10 @@ static int attn_decode(ei_session *s, int layer, int T, const key_layout *kl, in
     ei_pool_run(s->pool, decode_softmax_task, &d);
     ei_pool_run(s->pool, decode_values_task, &d);
     const int spans = ei_attn_spans(d.n);
+    if (s->hh_score) /* H2O: the attention each slot received from this token, summed per KV head */
+        for (int h = 0; h < H; h++)
+            hh_add_row(s->hh_score + ((size_t)layer * s->m->info.n_head_kv + (size_t)(h / (H / s->m->info.n_head_kv))) * s->plan.n_slots,
+                       d.scores + (size_t)h * d.n, S, d.n_s, d.n1, d.n, first);
     for (int i = 0; i < H * hd; i++) {
         float acc = 0.0f;
         for (int sp = 0; sp < spans; sp++) acc += d.partial[(size_t)sp * H * hd + i];
@@ -397,6 +414,8 @@ static void store_kv(ei_session *s, int layer, int T, const key_layout *kl) {
             ring_next = (ring_next + 1) % cap;
         }
         size_t off = ((size_t)layer * n_slots + (size_t)slot) * KVD;
+        if (s->hh_score) /* H2O: a new token has received no attention yet */
+            for (int g = 0; g < in->n_head_kv; g++) s->hh_score[((size_t)layer * in->n_head_kv + g) * n_slots + slot] = 0.0f;
         const float *kt = s->k_new + (size_t)t * KVD, *vt = s->v_new + (size_t)t * KVD;
         if (s->p.kv_type == EI_KV_F16) {
             ei_fp16 *kd = (ei_fp16 *)s->k_cache + off, *vd = (ei_fp16 *)s->v_cache + off;
@@ -407,6 +426,19 @@ static void store_kv(ei_session *s, int layer, int T, const key_layout *kl) {
         } else {
             memcpy((float *)s->k_cache + off, kt, (size_t)KVD * sizeof(float));
             memcpy((float *)s->v_cache + off, vt, (size_t)KVD * sizeof(float));
+        }
+    }
+}
+
+/* H2O: adds the chunk's per-block attention received to the layer's totals, blocks in order (so the
+ * sums do not depend on which thread ran which block). */
+static void hh_reduce(ei_session *s, int layer, int T) {
+    const int G = s->m->info.n_head_kv, n_slots = s->plan.n_slots;
+    for (int g = 0; g < G; g++) {
+        float *acc = s->hh_score + ((size_t)layer * G + g) * n_slots;
+        for (int b = 0; b < ei_attn_blocks(T); b++) {
+            const float *blk = s->hh_block + ((size_t)b * G + g) * n_slots;
+            for (int i = 0; i < n_slots; i++) acc[i] += blk[i];
         }
     }
 }
@@ -425,9 +457,9 @@ void ei_forward(ei_session *s, const int32_t *tokens, int T, float *all_logits) 
     key_layout kl = {s->n_stream, S, s->ring_start, s->ring_pos0};
     int n_to_sink = s->n_stream < S ? (int)(S - s->n_stream < T ? S - s->n_stream : T) : 0;
     if (s->ring_count == 0) kl.ring_pos0 = s->n_stream + n_to_sink;
-    rope_table(s->rope_abs, s->n_stream, T, 0, 0, hd, in->rope_theta);
+    ei_rope_table(s->rope_abs, s->n_stream, T, 0, 0, hd, in->rope_theta);
     const int use_cache_rope = s->q_cache != NULL;
-    if (use_cache_rope) rope_table(s->rope_cache, s->n_stream, T, S, kl.ring_pos0 - S, hd, in->rope_theta);
+    if (use_cache_rope) ei_rope_table(s->rope_cache, s->n_stream, T, S, kl.ring_pos0 - S, hd, in->rope_theta);
     const int read_memory = s->plan.use_memory && s->n_memory > 0;
     /* rows of the layers' matrix products: the plan's chunk for prefill (fixed shape), 1 for decode */
     const int Tm = T > 1 && !s->p.dynamic_shape ? s->p.n_chunk : T;
@@ -459,15 +491,18 @@ void ei_forward(ei_session *s, const int32_t *tokens, int T, float *all_logits) 
             if (use_cache_rope) {
                 float *qc = s->q_cache + (size_t)t * HD;
                 memcpy(qc, qt, (size_t)HD * sizeof *qt);
-                rope(qc, H, hd, s->rope_cache + (size_t)t * hd, in->rope_neox, 1.0f);
+                ei_rope_rotate(qc, H, hd, s->rope_cache + (size_t)t * hd, in->rope_neox, 1.0f);
             }
-            rope(qt, H, hd, s->rope_abs + (size_t)t * hd, in->rope_neox, 1.0f);
-            rope(kt, G, hd, s->rope_abs + (size_t)t * hd, in->rope_neox, 1.0f);
+            ei_rope_rotate(qt, H, hd, s->rope_abs + (size_t)t * hd, in->rope_neox, 1.0f);
+            ei_rope_rotate(kt, G, hd, s->rope_abs + (size_t)t * hd, in->rope_neox, 1.0f);
         }
         store_kv(s, l, T, &kl);
         attn_job aj = {s, l, T, kl};
         const int decoded = attn_decode(s, l, T, &kl, read_memory);
-        if (!decoded) ei_pool_run(s->pool, attn_task, &aj);
+        if (!decoded) {
+            ei_pool_run(s->pool, attn_task, &aj);
+            if (s->hh_score) hh_reduce(s, l, T);
+        }
         if (read_memory) memory_read(s, l, T, decoded);
         mm_target o[1] = {{&L->wo, s->xn, D}};
         matmul_group(s, s->att, Tm, o, 1);
@@ -530,7 +565,7 @@ static void compress_task(void *ctx, int ith, int nth) {
                     val[(size_t)t * hd + i] = ((const float *)s->v_cache)[off + i];
                 }
             }
-            rope(kpre + (size_t)t * hd, 1, hd, s->rope_abs + (size_t)t * hd, in->rope_neox, -1.0f);
+            ei_rope_rotate(kpre + (size_t)t * hd, 1, hd, s->rope_abs + (size_t)t * hd, in->rope_neox, -1.0f);
         }
         ei_memory_update(s->k, s->mem_M + (size_t)unit * hd * hd, s->mem_z + (size_t)unit * hd, kpre, hd, val, hd, n, hd,
                          s->p.update, scratch);
@@ -542,7 +577,7 @@ void ei_compress(ei_session *s, int n) {
     if (n <= 0) return;
     if (s->plan.use_memory) {
         /* the RoPE table of the evicted positions (the forward pass is done with its own table) */
-        rope_table(s->rope_abs, s->ring_pos0, n, 0, 0, s->m->info.head_dim, s->m->info.rope_theta);
+        ei_rope_table(s->rope_abs, s->ring_pos0, n, 0, 0, s->m->info.head_dim, s->m->info.rope_theta);
         compress_job cj = {s, n};
         ei_pool_run(s->pool, compress_task, &cj);
         s->n_memory += n;

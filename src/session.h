@@ -36,6 +36,10 @@ struct ei_session {
     float *scores, *decode, *logits, *rope_abs, *rope_cache;   /* rope tables: [L][cos hd/2 | sin hd/2] */
     void *k_cache, *v_cache;
     float *mem_M, *mem_z, *mem_scratch;
+    float *hh_score;       /* H2O: attention each cached token received, [layer][G][slot] */
+    float *hh_block;       /* H2O: the same for one layer and chunk, per token block [block][G][slot] */
+    float *hh_rope;        /* H2O: cos/sin of rotations by 0..L positions */
+    uint8_t *hh_scratch;
     size_t kv_elem;
 };
 
@@ -47,5 +51,14 @@ struct ei_session {
 void ei_forward(ei_session *s, const int32_t *tokens, int T, float *all_logits);
 /* Moves the oldest n window tokens into memory (or drops them when memory is off). */
 void ei_compress(ei_session *s, int n);
+/* H2O (h2o.c): drops, per layer and KV head, the n window tokens that received the least attention
+ * (none of the n_recent newest) and compacts the rest, re-rotated to contiguous positions. */
+void ei_evict_heavy_hitters(ei_session *s, int n);
+
+/* RoPE helpers shared by forward.c and h2o.c: rotate each of n_heads heads of v by one table row
+ * (cos then sin, hd/2 each; sign -1: inverse), and the table rows for positions pos0..pos0+n-1
+ * (moved down by shift at or past sink). */
+void ei_rope_rotate(float *v, int n_heads, int hd, const float *row, int neox, float sign);
+void ei_rope_table(float *table, int64_t pos0, int n, int64_t sink, int64_t shift, int hd, float theta_base);
 
 #endif

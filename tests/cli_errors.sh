@@ -46,6 +46,9 @@ if [ -f "$model" ]; then
   expect_error "cli: missing gate file" "cannot open" $bin run -m "$model" -p hi --gate "$tmp/none.gguf"
   expect_error "cli: gate file not a GGUF" "bad magic" $bin run -m "$model" -p hi --gate "$tmp/random.gguf"
   expect_error "cli: gate and constant gate" "not both" $bin run -m "$model" -p hi --gate "$tmp/random.gguf" --gate-const 0.3
+  expect_error "cli: H2O with a gate" "baseline without memory" $bin run -m "$model" -p hi --evict h2o --gate-const 0.3
+  expect_error "cli: unknown eviction policy" "expects oldest or h2o" $bin run -m "$model" -p hi --evict lru
+  expect_error "cli: H2O recent past the window" "do not fit the window" $bin run -m "$model" -p hi --mode infinite --evict h2o --recent 9999
   expect_error "cli: constant gate out of range" "expects a number in \[0, 1\]" $bin run -m "$model" -p hi --gate-const 1.5
   printf 'chunk = 128\nwindow = lots\n' > "$tmp/bad.profile"
   expect_error "cli: bad profile file value" "bad.profile:2: bad value 'lots' for 'window'" $bin run -m "$model" -p hi --profile-file "$tmp/bad.profile"

@@ -29,9 +29,13 @@ typedef struct {
     const ei_model *m;
     int S, W, L, memory, update;  /* memory: read and write the compressed memory */
     double gate;
+    int h2o, recent;              /* H2O eviction (least attention received, `recent` newest kept) */
     int n;                        /* tokens seen */
     int evicted;                  /* non-sink tokens moved out of the window */
     double *k, *v;                /* [layer][token][kvd], pre-RoPE keys, values */
+    char *gone;                   /* [layer][kv head][token]: evicted from that head's window */
+    int not_oldest;               /* H2O: evictions of a token that StreamingLLM would have kept */
+    double *received;             /* [layer][kv head][token]: attention received (H2O) */
     double *M, *z;                /* [layer][kv head][hd][hd], [layer][kv head][hd] */
     int cap_tokens;
 } naive;
@@ -118,6 +122,24 @@ static void naive_compress(naive *nv, int t0) {
     free(zero);
 }
 
+/* H2O for one layer and KV head: of the window tokens [S, n) still there, except the `recent` newest,
+ * the L with the least attention received leave (ties: the older first). */
+static void naive_evict_h2o(naive *nv, char *gone, const double *received) {
+    int cand[4096], nc = 0, kept = 0;
+    for (int t = nv->n - 1; t >= nv->S; t--)
+        if (!gone[t] && kept++ >= nv->recent) cand[nc++] = t;
+    for (int e = 0; e < nv->L; e++) {
+        int best = -1;
+        for (int i = 0; i < nc; i++)
+            if (!gone[cand[i]] && (best < 0 || received[cand[i]] < received[best] || (received[cand[i]] == received[best] && cand[i] < best)))
+                best = cand[i];
+        gone[best] = 1;
+        int older_kept = 0; /* StreamingLLM would evict the L oldest still-present tokens */
+        for (int t = nv->S; t < best; t++) older_kept += !gone[t];
+        nv->not_oldest += older_kept >= nv->L;
+    }
+}
+
 /* One token through the naive model; logits out[n_vocab]. */
 static void naive_step(naive *nv, int32_t tok, double *logits) {
     const ei_model *m = nv->m;
@@ -129,8 +151,8 @@ static void naive_step(naive *nv, int32_t tok, double *logits) {
     double *a = malloc(sizeof(double) * F), *b = malloc(sizeof(double) * F);
     double *sc = malloc(sizeof(double) * (p + 1)), *kr = malloc(sizeof(double) * hd), *qr = malloc(sizeof(double) * hd);
     double *am = malloc(sizeof(double) * hd);
-    /* kept set: sink [0, min(S, p+1)) and window [w0, p] (p itself included) */
-    const int w0 = S + nv->evicted;
+    /* kept set of each (layer, KV head): sink [0, min(S, p+1)) and the window tokens not gone (p
+     * itself included); window tokens sit at cache positions S, S+1, ... in stream order */
     const int has_memory = nv->memory && nv->evicted > 0;
     for (int l = 0; l < in->n_layer; l++) {
         const ei_layer *Ly = &m->layers[l];
@@ -141,15 +163,17 @@ static void naive_step(naive *nv, int32_t tok, double *logits) {
         matvec(&Ly->wv, xn, v);
         for (int h = 0; h < H; h++) {
             const int g = h / (H / G);
-            int n = 0;
-            const double qpos = p < S ? p : S + (p - w0);
+            const char *gone = nv->gone + ((size_t)l * G + g) * nv->cap_tokens;
+            int n = 0, rank = 0;
+            for (int t = S; t < p; t++) rank += !gone[t];
+            const double qpos = p < S ? p : S + rank;
             memcpy(qr, q + h * hd, sizeof(double) * hd);
             rope(qr, hd, qpos, in->rope_theta, in->rope_neox);
             int kept[4096];
-            for (int t = 0; t <= p; t++) {
-                int in_sink = t < S, in_win = t >= w0;
-                if (!in_sink && !in_win) continue;
-                const double kpos = in_sink ? t : S + (t - w0);
+            for (int t = 0, w = 0; t <= p; t++) {
+                const int in_sink = t < S;
+                if (!in_sink && gone[t]) continue;
+                const double kpos = in_sink ? t : S + w++;
                 memcpy(kr, nv->k + ((size_t)l * nv->cap_tokens + t) * kvd + g * hd, sizeof(double) * hd);
                 rope(kr, hd, kpos, in->rope_theta, in->rope_neox);
                 double d = 0;
@@ -160,7 +184,8 @@ static void naive_step(naive *nv, int32_t tok, double *logits) {
             double mx = -INFINITY, sum = 0;
             for (int i = 0; i < n; i++) mx = sc[i] > mx ? sc[i] : mx;
             for (int i = 0; i < n; i++) sum += (sc[i] = exp(sc[i] - mx));
-            double *out = att + h * hd;
+            double *out = att + h * hd, *received = nv->received + ((size_t)l * G + g) * nv->cap_tokens;
+            for (int j = 0; j < n; j++) received[kept[j]] += sc[j] / sum;
             for (int i = 0; i < hd; i++) out[i] = 0;
             for (int j = 0; j < n; j++) {
                 const double *vv = nv->v + ((size_t)l * nv->cap_tokens + kept[j]) * kvd + g * hd;
@@ -183,9 +208,15 @@ static void naive_step(naive *nv, int32_t tok, double *logits) {
     rmsnorm(x, &m->output_norm, D, in->norm_eps, xn);
     matvec(&m->output, xn, logits);
     nv->n++;
-    /* eviction policy: when the window holds W + L tokens, its oldest L leave (into memory) */
+    /* eviction policy: when the window holds W + L tokens, its oldest L leave (into memory), or with
+     * H2O each head's L least attended */
     if (nv->n > S && nv->n - S - nv->evicted >= nv->W + nv->L) {
         if (nv->memory) naive_compress(nv, S + nv->evicted);
+        for (int u = 0; u < in->n_layer * G; u++) {
+            char *gone = nv->gone + (size_t)u * nv->cap_tokens;
+            if (nv->h2o) naive_evict_h2o(nv, gone, nv->received + (size_t)u * nv->cap_tokens);
+            else memset(gone + S + nv->evicted, 1, (size_t)nv->L);
+        }
         nv->evicted += nv->L;
     }
     free(x), free(xn), free(q), free(att), free(o), free(a), free(b), free(sc), free(kr), free(qr), free(am);
@@ -194,16 +225,21 @@ static void naive_step(naive *nv, int32_t tok, double *logits) {
 /* Runs engine and naive side by side over n tokens (prefill of n_prompt tokens in chunks, then one
  * token at a time, feeding the engine's greedy choice to both). Returns the worst logit error
  * relative to the largest logit magnitude. */
-static double compare(ei_model *m, int S, int W, int L, int memory, int update, float gate, int n_prompt, int n_total,
-                      int *n_memory_out) {
+static double compare(ei_model *m, int S, int W, int L, int memory, int update, float gate, int h2o, int n_prompt,
+                      int n_total, int *n_memory_out) {
     const ei_model_info *in = ei_model_get_info(m);
     const int V = in->n_vocab;
     ei_session_params p = ei_session_default_params();
     p.infinite = 1, p.n_sink = S, p.n_window = W, p.n_chunk = L, p.update = (ei_update_rule)update;
     p.kv_type = EI_KV_F32, p.n_threads = 2;
     p.gate_const = memory ? gate : -1.0f;
+    p.evict = h2o ? EI_EVICT_H2O : EI_EVICT_OLDEST;
     ei_session *s = ei_session_new(m, &p);
-    naive nv = {m, S, W, L, memory, update, gate, 0, 0, NULL, NULL, NULL, NULL, n_total};
+    naive nv = {.m = m, .S = S, .W = W, .L = L, .memory = memory, .update = update, .gate = gate, .h2o = h2o, .recent = W / 2,
+                .cap_tokens = n_total};
+    const size_t per_head = (size_t)in->n_layer * in->n_head_kv * n_total;
+    nv.gone = calloc(per_head, 1);
+    nv.received = calloc(per_head, sizeof(double));
     const size_t kvd = (size_t)in->n_head_kv * in->head_dim;
     nv.k = calloc((size_t)in->n_layer * n_total * kvd, sizeof(double));
     nv.v = calloc((size_t)in->n_layer * n_total * kvd, sizeof(double));
@@ -212,7 +248,7 @@ static double compare(ei_model *m, int S, int W, int L, int memory, int update, 
     float *all = malloc(sizeof(float) * (size_t)V * n_prompt);
     double *ref = malloc(sizeof(double) * V), worst = 0;
     int32_t *toks = malloc(sizeof(int32_t) * n_total);
-    if (!s || !nv.k || !nv.v || !nv.M || !nv.z || !all || !ref || !toks) {
+    if (!s || !nv.k || !nv.v || !nv.M || !nv.z || !nv.gone || !nv.received || !all || !ref || !toks) {
         CHECK(0, "setup: %s", ei_last_error());
         goto done;
     }
@@ -239,23 +275,30 @@ static double compare(ei_model *m, int S, int W, int L, int memory, int update, 
     ei_memory_stats ms;
     ei_session_memory_stats(s, &ms);
     *n_memory_out = (int)ms.n_memory;
+    if (h2o) {
+        printf("  H2O evicted %d (layer, head, token) entries that StreamingLLM would have kept\n", nv.not_oldest);
+        CHECK(nv.not_oldest > 0, "H2O chose exactly StreamingLLM's evictions: the case does not test the policy");
+    }
     CHECK(ms.n_memory == (memory ? nv.evicted : 0), "engine memory holds %lld tokens, naive evicted %d", (long long)ms.n_memory,
           nv.evicted);
 done:
     ei_session_free(s);
-    free(nv.k), free(nv.v), free(nv.M), free(nv.z), free(all), free(ref), free(toks);
+    free(nv.k), free(nv.v), free(nv.M), free(nv.z), free(nv.gone), free(nv.received), free(all), free(ref), free(toks);
     return worst;
 }
 
 static void test_naive(ei_model *m) {
     /* the last case decodes against more than EI_ATTN_SPAN keys (the split one-token path), with
      * the ring wrapped, so the sink, ring-tail and ring-head pieces all cross span boundaries */
-    static const struct { const char *what; int S, W, L, memory, update; float gate; int n_prompt, n_total; } cases[] = {
-        {"StreamingLLM (gate closed, memory not read)", 4, 16, 8, 0, EI_UPDATE_LINEAR, 0, 45, 110},
-        {"StreamingLLM, no sink", 0, 24, 8, 0, EI_UPDATE_LINEAR, 0, 45, 110},
-        {"EdgeInfinite, linear memory, gate 0.5", 4, 16, 8, 1, EI_UPDATE_LINEAR, 0.5f, 45, 110},
-        {"EdgeInfinite, delta memory, gate 0.3", 6, 16, 4, 1, EI_UPDATE_DELTA, 0.3f, 45, 110},
-        {"EdgeInfinite, linear memory, gate 0.3, decode over > 256 keys", 8, 320, 16, 1, EI_UPDATE_LINEAR, 0.3f, 300, 460},
+    static const struct { const char *what; int S, W, L, memory, update; float gate; int h2o, n_prompt, n_total; } cases[] = {
+        {"StreamingLLM (gate closed, memory not read)", 4, 16, 8, 0, EI_UPDATE_LINEAR, 0, 0, 45, 110},
+        {"StreamingLLM, no sink", 0, 24, 8, 0, EI_UPDATE_LINEAR, 0, 0, 45, 110},
+        {"EdgeInfinite, linear memory, gate 0.5", 4, 16, 8, 1, EI_UPDATE_LINEAR, 0.5f, 0, 45, 110},
+        {"EdgeInfinite, delta memory, gate 0.3", 6, 16, 4, 1, EI_UPDATE_DELTA, 0.3f, 0, 45, 110},
+        {"EdgeInfinite, linear memory, gate 0.3, decode over > 256 keys", 8, 320, 16, 1, EI_UPDATE_LINEAR, 0.3f, 0, 300, 460},
+        {"H2O (least attended window tokens dropped, half the window recent)", 4, 16, 8, 0, EI_UPDATE_LINEAR, 0, 1, 45, 110},
+        {"H2O, no sink, chunk of 16 (two token blocks)", 0, 32, 16, 0, EI_UPDATE_LINEAR, 0, 1, 70, 130},
+        {"H2O, decode over > 256 keys", 8, 320, 16, 0, EI_UPDATE_LINEAR, 0, 1, 300, 460},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char name[200];
@@ -264,7 +307,7 @@ static void test_naive(ei_model *m) {
         TEST_BEGIN();
         int n_mem = 0;
         double worst = compare(m, cases[c].S, cases[c].W, cases[c].L, cases[c].memory, cases[c].update, cases[c].gate,
-                               cases[c].n_prompt, cases[c].n_total, &n_mem);
+                               cases[c].h2o, cases[c].n_prompt, cases[c].n_total, &n_mem);
         printf("  worst logit error %.3g (relative to the largest logit), %d tokens in memory at the end\n", worst, n_mem);
         CHECK(worst < 2e-4, "logits differ from the naive reference by %.3g", worst);
         TEST_END(name);

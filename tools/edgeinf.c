@@ -46,6 +46,9 @@ static void usage(FILE *f) {
             "                      memory is not read (= StreamingLLM)\n"
             "  --gate-const G      constant gate value in [0, 1] (experiments; memory is read)\n"
             "  --freeze-memory     drop evicted tokens instead of compressing them\n"
+            "  --evict oldest|h2o  which window tokens leave: the oldest (default; into memory) or, as the\n"
+            "                      H2O baseline, those that received the least attention (dropped; no gate)\n"
+            "  --recent N          H2O: newest window tokens always kept (default half the window)\n"
             "  --ctx N             full attention: KV positions (default prompt + N, at most the trained context)\n");
 }
 
@@ -58,7 +61,7 @@ typedef struct {
     /* long-input path: -1 / NULL = take the profile's value */
     const char *profile, *profile_file, *task, *gate;
     ei_mode mode;
-    int chunk, sink, window, update, kv, freeze_memory;
+    int chunk, sink, window, update, kv, freeze_memory, evict, recent;
     float gate_const;
 } run_args;
 
@@ -110,7 +113,7 @@ static int parse_run_args(int argc, char **argv, run_args *a, int need_prompt) {
                 IS("--chunk") || IS("--system") || IS("--top-k") || IS("--top-p") || IS("--min-p") ||
                 IS("--repeat-penalty") || IS("--repeat-last-n") || IS("--seed") || IS("--kv") || IS("--mode") ||
                 IS("--task") || IS("--profile") || IS("--profile-file") || IS("--sink") || IS("--window") ||
-                IS("--update") || IS("--gate") || IS("--gate-const")) {
+                IS("--update") || IS("--gate") || IS("--gate-const") || IS("--evict") || IS("--recent")) {
                 fprintf(stderr, "edgeinf: %s needs a value\n", f);
                 return -1;
             }
@@ -132,6 +135,13 @@ static int parse_run_args(int argc, char **argv, run_args *a, int need_prompt) {
         else if (IS("--profile-file")) { a->profile_file = v; ok = 1; }
         else if (IS("--gate")) { a->gate = v; ok = 1; }
         else if (IS("--gate-const")) ok = !parse_float(f, v, 0, 1, &a->gate_const);
+        else if (IS("--recent")) ok = !parse_int(f, v, 1, 1 << 20, &a->recent);
+        else if (IS("--evict")) {
+            if (!strcmp(v, "oldest")) a->evict = EI_EVICT_OLDEST;
+            else if (!strcmp(v, "h2o")) a->evict = EI_EVICT_H2O;
+            else { fprintf(stderr, "edgeinf: --evict expects oldest or h2o, got '%s'\n", v); return -1; }
+            ok = 1;
+        }
         else if (IS("--mode")) {
             if (!strcmp(v, "auto")) a->mode = EI_MODE_AUTO;
             else if (!strcmp(v, "full")) a->mode = EI_MODE_FULL;
@@ -252,6 +262,15 @@ static int setup_run(const run_args *a, const ei_model *m, int64_t n_tok, run_se
     r->sp = ei_session_params_for(&r->prof, r->path, (int)n_ctx, a->threads);
     r->sp.gate_const = a->gate_const;
     r->sp.freeze_memory = a->freeze_memory;
+    r->sp.evict = a->evict;
+    r->sp.n_recent = a->recent;
+    if (a->evict == EI_EVICT_H2O && (a->gate || a->gate_const >= 0))
+        return die("%s", "--evict h2o is a baseline without memory: give no --gate or --gate-const");
+    if (a->recent && a->evict != EI_EVICT_H2O) return die("%s", "--recent applies to --evict h2o only");
+    if (a->recent > r->prof.window) {
+        fprintf(stderr, "edgeinf: H2O: %d recent tokens do not fit the window of %d (--recent)\n", a->recent, r->prof.window);
+        return 1;
+    }
     if (a->gate) {
         r->gate = ei_gate_load(a->gate, m);
         if (!r->gate) return die("%s", ei_last_error());
@@ -267,7 +286,10 @@ static void describe_setup(const run_setup *r) {
             p->kv_type == EI_KV_F16 ? "f16" : "f32");
     fprintf(stderr, "edgeinf: path: %s\n", r->why);
     if (r->path != EI_MODE_INFINITE) return;
-    if (r->sp.freeze_memory) fprintf(stderr, "edgeinf: memory: frozen (evicted tokens are dropped)\n");
+    if (r->sp.evict == EI_EVICT_H2O)
+        fprintf(stderr, "edgeinf: eviction: H2O, the least-attended window tokens are dropped (%d newest always kept)\n",
+                r->sp.n_recent > 0 ? r->sp.n_recent : p->window / 2);
+    else if (r->sp.freeze_memory) fprintf(stderr, "edgeinf: memory: frozen (evicted tokens are dropped)\n");
     else if (r->gate) fprintf(stderr, "edgeinf: memory: read through the gate adapter (%lld parameters)\n", (long long)ei_gate_n_params(r->gate));
     else if (r->sp.gate_const >= 0) fprintf(stderr, "edgeinf: memory: read with a constant gate %g\n", (double)r->sp.gate_const);
     else fprintf(stderr, "edgeinf: memory: not read (no --gate: the gate is closed, = StreamingLLM)\n");

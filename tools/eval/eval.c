@@ -26,6 +26,8 @@ static void usage(FILE *f) {
           "                      full       FullKV: full attention over the trained context; longer prompts are cut in\n"
           "                                 the middle (LongBench), longer passkey/needle cells skipped, ppl stops there\n"
           "                      streaming  StreamingLLM: sink + window, evicted tokens dropped\n"
+          "                      h2o        H2O: the same sink + window budget, the least-attended window tokens\n"
+          "                                 dropped (half the window, the newest tokens, always kept)\n"
           "                      closed     EdgeInfinite with a closed gate (bias -8: memory written, read ~0)\n"
           "                      constG     EdgeInfinite with a constant gate G in [0, 1], e.g. const0.3\n"
           "                      gate:FILE  EdgeInfinite with a trained gate adapter\n"

@@ -30,11 +30,12 @@ typedef struct {
 enum { EVAL_GATE_NONE, EVAL_GATE_CLOSED, EVAL_GATE_CONST, EVAL_GATE_FILE };
 
 typedef struct {
-    char name[320];       /* full, streaming, closed, const0.3, gate:<file name> */
+    char name[320];       /* full, streaming, h2o, closed, const0.3, gate:<file name> */
     int full;             /* full attention, prompts middle-truncated to the trained context */
     int gate;             /* EVAL_GATE_* */
     double gate_const;      /* as written in the name (the session gets it as a float) */
     int freeze_memory;    /* StreamingLLM: evicted tokens are dropped, memory never written */
+    int h2o;              /* H2O: the least-attended window tokens are dropped (same budget, no memory) */
     char gate_file[4096];
 } eval_method;
 

@@ -31,10 +31,11 @@ static int oom(void) {
 static int method_rank(const char *m) {
     if (!strcmp(m, "full")) return 0;
     if (!strcmp(m, "streaming")) return 1;
-    if (!strcmp(m, "closed")) return 2;
-    if (!strncmp(m, "const", 5)) return 3;
-    if (!strncmp(m, "gate:", 5)) return 4;
-    return 5;
+    if (!strcmp(m, "h2o")) return 2;
+    if (!strcmp(m, "closed")) return 3;
+    if (!strncmp(m, "const", 5)) return 4;
+    if (!strncmp(m, "gate:", 5)) return 5;
+    return 6;
 }
 
 static int bench_rank(const char *b) {
