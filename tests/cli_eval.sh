@@ -166,6 +166,26 @@ for m in ("full", "streaming"):
         assert abs(d["scores"][k] - 100 * sum(s[k] for s in d["samples"]) / 2) < 1e-9, d["scores"]
     assert d["scores"]["n"] == 2
 PY
+# --count-only: token counts that add up (per task and total), truncation only for full, no run file
+$bin eval longbench -m "$m" --data "$d" --tasks lcc,trec --limit 2 --method full,streaming --count-only --out-dir "$tmp/count" > "$tmp/count.txt" 2> "$tmp/err"
+ok_if "eval longbench --count-only: per-task and total prompt tokens" py "$tmp/count.txt" "$tmp/count" <<'PY'
+import os, sys
+rows = {}
+method = None
+for line in open(sys.argv[1]):
+    if line.startswith("longbench prompt tokens, method "):
+        method = line.split("method ")[1].split(",")[0]
+    elif line.startswith("  ") and not line.split()[0] == "task":
+        f = line.split()
+        rows[(method, f[0])] = [int(x) for x in f[1:]]
+for m in ("full", "streaming"):
+    tot = rows[(m, "total")]
+    parts = [rows[(m, t)] for t in ("lcc", "trec")]
+    assert tot == [a + b for a, b in zip(*parts)], (m, rows)
+    assert tot[0] == 4 and tot[1] > 0, rows
+assert rows[("streaming", "total")][2] == 0 and rows[("full", "total")][1] + rows[("full", "total")][2] >= rows[("streaming", "total")][1] - 64, rows
+assert not os.path.exists(sys.argv[2]), "count-only wrote run files"
+PY
 ok_if "eval report: runs of every benchmark" $bin eval report --runs "$tmp/runs" --out "$tmp/r.md" --plots "$tmp/plots"
 ok_if "eval report: tables name the tasks" grep -q "lcc" "$tmp/r.md"
 

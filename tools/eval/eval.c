@@ -11,6 +11,7 @@ static void usage(FILE *f) {
           "benchmarks:\n"
           "  longbench  LongBench, 16 English tasks, scored as the official harness scores them\n"
           "             [--data FILE.jsonl] [--maxlen dataset2maxlen.json] [--tasks a,b] [--limit N per task]\n"
+          "             [--count-only: print each task's prompt tokens per method, run nothing]\n"
           "  qmsum      QMSum val: query-based meeting summaries, ROUGE-1/2/L\n"
           "             [--data DIR] [--limit N queries] [--max-new N (default: the profile's, 512)]\n"
           "  passkey    a 5-digit pass key in filler text; accuracy by length x depth\n"

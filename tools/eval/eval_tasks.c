@@ -136,6 +136,33 @@ static double score(const lb_sample *s, const char *pred) {
     return best;
 }
 
+/* --count-only: the prompt tokens each task would feed this method (after the chat template and,
+ * for FullKV, the middle truncation) and the generation caps, to size a run before starting it. */
+static int lb_count_method(const eval_opts *o, const eval_method *e, const ei_model *m, const lb_sample *ss, int n) {
+    eval_run r;
+    if (eval_run_prepare(&r, o, e, m)) { eval_run_close(&r); return -1; }
+    printf("longbench prompt tokens, method %s, profile %s%s:\n", e->name, r.profile.name, e->full ? " (middle-truncated to the trained context)" : "");
+    printf("  %-22s %7s %12s %12s %12s\n", "task", "samples", "prompt", "truncated", "max new");
+    int64_t tot[4] = {0};
+    int rc = 0;
+    for (int i = 0; i < n && !rc;) {
+        int64_t sum[4] = {0};
+        const char *task = ss[i].task;
+        for (; i < n && !strcmp(ss[i].task, task); i++) {
+            int64_t nt = 0, cut = 0;
+            int32_t *toks = eval_tokens(&r, ss[i].prompt, !raw_task(task), e->full ? eval_full_budget(&r, ss[i].max_new) : 0, &nt, &cut);
+            if (!toks) { rc = -1; break; }
+            free(toks);
+            sum[0]++, sum[1] += nt, sum[2] += cut, sum[3] += ss[i].max_new;
+        }
+        printf("  %-22s %7lld %12lld %12lld %12lld\n", task, (long long)sum[0], (long long)sum[1], (long long)sum[2], (long long)sum[3]);
+        for (int k = 0; k < 4; k++) tot[k] += sum[k];
+    }
+    if (!rc) printf("  %-22s %7lld %12lld %12lld %12lld\n", "total", (long long)tot[0], (long long)tot[1], (long long)tot[2], (long long)tot[3]);
+    eval_run_close(&r);
+    return rc;
+}
+
 static int lb_run_method(const eval_opts *o, const eval_method *e, const ei_model *m, lb_sample *ss, int n, const char *options) {
     static const char *const ident[] = {"data_sha256", "maxlen_sha256", NULL};
     eval_run r;
@@ -173,7 +200,7 @@ static int lb_run_method(const eval_opts *o, const eval_method *e, const ei_mode
 }
 
 int eval_longbench(int argc, char **argv) {
-    static const char *const flags[] = {"--data", "--maxlen", "--tasks", "--limit", NULL};
+    static const char *const flags[] = {"--data", "--maxlen", "--tasks", "--limit", "--count-only", NULL};
     eval_opts o;
     eval_method methods[EVAL_MAX_METHODS];
     int nm, rc = 2;
@@ -206,7 +233,10 @@ int eval_longbench(int argc, char **argv) {
     else if (json_kind(maxlen) != JSON_OBJECT) eval_err("%s: expected an object of task: max new tokens", maxlen_path);
     else if (load(&o, data, maxlen, &ss, &n)) {
     } else if (sha256_file(data, data_sha) || sha256_file(maxlen_path, maxlen_sha)) eval_err("%s: cannot read it to hash it", data);
-    else if ((m = eval_load_model(o.model_path))) {
+    else if ((m = eval_load_model(o.model_path)) && o.count_only) {
+        rc = 0;
+        for (int k = 0; k < nm && !rc; k++) rc = lb_count_method(&o, &methods[k], m, ss, n) ? 1 : 0;
+    } else if (m) {
         json_out opt = {0};
         jo_raw(&opt, "{\"data\": "), jo_str(&opt, data), jo_raw(&opt, ", \"data_sha256\": "), jo_str(&opt, data_sha);
         jo_raw(&opt, ", \"maxlen\": "), jo_str(&opt, maxlen_path), jo_raw(&opt, ", \"maxlen_sha256\": "), jo_str(&opt, maxlen_sha);

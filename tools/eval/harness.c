@@ -204,16 +204,22 @@ static int make_dirs(const char *dir) {
     return mkdir(p, 0755) && errno != EEXIST ? -1 : 0;
 }
 
-int eval_run_open(eval_run *r, const eval_opts *o, const eval_method *method, const ei_model *m, const char *options_json,
-                  const char *const *ident, eval_summary_fn summary) {
+int eval_run_prepare(eval_run *r, const eval_opts *o, const eval_method *method, const ei_model *m) {
     memset(r, 0, sizeof *r);
-    r->o = o, r->method = *method, r->m = m, r->options = options_json, r->ident = ident, r->summary = summary;
+    r->o = o, r->method = *method, r->m = m;
     r->tty = isatty(2);
     r->t0 = ei_time_s();
     r->n_ctx_train = ei_model_get_info(m)->n_ctx_train;
     utc_now(r->started);
     if (make_profile(r)) return -1;
     if (chat_parts(r)) { eval_err("out of memory"); return -1; }
+    return 0;
+}
+
+int eval_run_open(eval_run *r, const eval_opts *o, const eval_method *method, const ei_model *m, const char *options_json,
+                  const char *const *ident, eval_summary_fn summary) {
+    if (eval_run_prepare(r, o, method, m)) return -1;
+    r->options = options_json, r->ident = ident, r->summary = summary;
     if (sha256_file(o->model_path, r->model_sha)) { eval_err("%s: cannot read it to hash it", o->model_path); return -1; }
     ei_session_params p = ei_session_params_for(&r->profile, method->full ? EI_MODE_FULL : EI_MODE_INFINITE, r->n_ctx_train, o->threads);
     p.freeze_memory = method->freeze_memory;

@@ -21,6 +21,7 @@ typedef struct {
     char methods[2048];   /* the --method values, comma-joined */
     int profile_named;    /* --profile given: the profile must fit as it is (as in `edgeinf run`) */
     int threads, limit, keys, overwrite, max_new;
+    int count_only;       /* longbench --count-only: tokenize and count, run nothing */
     int chunk, sink, window; /* profile overrides; -1: the profile's own */
     int64_t max_tokens;
     uint64_t seed;
@@ -77,6 +78,9 @@ typedef struct {
     int tty;
 } eval_run;
 
+/* What a run needs to build prompts, without a session or a run file: options, method, model,
+ * profile and chat template (for token counts). -1 with a one-line message; eval_run_close frees. */
+int eval_run_prepare(eval_run *r, const eval_opts *o, const eval_method *method, const ei_model *m);
 /* Opens a run: profile, session (made once: ei_session_reset between samples), run file resumed
  * when its model, bench, method, profile and identity options match. -1 with a one-line message. */
 int eval_run_open(eval_run *r, const eval_opts *o, const eval_method *method, const ei_model *m, const char *options_json,
