@@ -33,13 +33,16 @@ EI=${EI:-build/edgeinf}
 [ -f "$MODEL" ] || { echo "run_evals.sh: $MODEL is missing (make model)" >&2; exit 1; }
 [ -x "$EI" ] || make -j2 all
 mkdir -p "$OUT"
+# runs archived in the repository (docs/eval/runs, without the datasets' text) are resumed, so the
+# grids grow from session to session; after a run: python3 scripts/archive_runs.py save, and commit
+if [ "${RESTORE:-1}" = 1 ] && [ -z "${EI_EVAL_LANE:-}" ]; then python3 scripts/archive_runs.py restore --runs "$OUT"; fi
 LANES=${LANES:-1}
 if [ "$LANES" -gt 1 ]; then
   pids=""
   for k in $(seq 0 $((LANES - 1))); do
     ms=$(echo "$METHODS" | tr ',' '\n' | awk -v k="$k" -v n="$LANES" '(NR - 1) % n == k' | paste -sd, -)
     [ -n "$ms" ] || continue
-    LANES=1 METHODS="$ms" THREADS=1 bash "$0" > "$OUT.lane$k.log" 2>&1 &
+    EI_EVAL_LANE=$k LANES=1 METHODS="$ms" THREADS=1 bash "$0" > "$OUT.lane$k.log" 2>&1 &
     pids="$pids $!"
     echo "== lane $k: $ms (log $OUT.lane$k.log)" >&2
   done
