@@ -356,10 +356,12 @@ static int attn_decode(ei_session *s, int layer, int T, const key_layout *kl, in
     ei_pool_run(s->pool, decode_softmax_task, &d);
     ei_pool_run(s->pool, decode_values_task, &d);
     const int spans = ei_attn_spans(d.n);
-    if (s->hh_score) /* H2O: the attention each slot received from this token, summed per KV head */
+    if (s->hh_score) { /* H2O: the attention each slot received from this token, summed per KV head */
+        const int G = s->m->info.n_head_kv;
         for (int h = 0; h < H; h++)
-            hh_add_row(s->hh_score + ((size_t)layer * s->m->info.n_head_kv + (size_t)(h / (H / s->m->info.n_head_kv))) * s->plan.n_slots,
-                       d.scores + (size_t)h * d.n, S, d.n_s, d.n1, d.n, first);
+            hh_add_row(s->hh_score + ((size_t)layer * G + (size_t)(h / (H / G))) * s->plan.n_slots, d.scores + (size_t)h * d.n, S,
+                       d.n_s, d.n1, d.n, first);
+    }
     for (int i = 0; i < H * hd; i++) {
         float acc = 0.0f;
         for (int sp = 0; sp < spans; sp++) acc += d.partial[(size_t)sp * H * hd + i];

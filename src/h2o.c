@@ -51,7 +51,7 @@ static void select_evicted(ei_hh_candidate *h, int n, int n_cand, const float *s
     }
 }
 
-/* Key row of slot `slot`, KV head g, layer l, as floats (f16 or f32 cache) and back. */
+/* One key row (hd values at element offset off of the key cache) as floats, and back. */
 static void load_key(const ei_session *s, size_t off, float *out, int hd) {
     for (int i = 0; i < hd; i++)
         out[i] = s->p.kv_type == EI_KV_F16 ? ei_fp16_to_fp32(((const ei_fp16 *)s->k_cache)[off + i]) : ((const float *)s->k_cache)[off + i];

@@ -1,0 +1,30 @@
+#!/usr/bin/env python3
+"""Figures of docs/RESULTS.md §4 that come from run files rather than from `edgeinf eval report`:
+per run, prompt tokens / summed sample seconds (the tok/s column), the rate of the shortest prompt
+(window not yet full), and for LongBench the average over the first sample of each task (the
+subset that can be compared with a --limit 1 run).
+
+  python3 scripts/run_stats.py [RUN_DIR]        (default docs/eval/runs)
+"""
+import glob
+import json
+import os
+import sys
+
+folder = sys.argv[1] if len(sys.argv) > 1 else "docs/eval/runs"
+for path in sorted(glob.glob(os.path.join(folder, "*-*.json"))):
+    d = json.load(open(path, encoding="utf-8"))
+    ss = [s for s in d["samples"] if s.get("seconds") and s.get("prompt_tokens")]
+    if not ss:
+        continue
+    tokens, seconds = sum(s["prompt_tokens"] for s in ss), sum(s["seconds"] for s in ss)
+    short = min(ss, key=lambda s: s["prompt_tokens"])
+    line = (f"{os.path.basename(path):28s} {len(ss):3d} samples  wall {d['wall_s'] / 60:5.1f} min  "
+            f"{tokens:8d} prompt tokens  {tokens / seconds:6.1f} tok/s  "
+            f"shortest {short['prompt_tokens']} tokens at {short['prompt_tokens'] / short['seconds']:.0f} tok/s")
+    if d["bench"] == "longbench":
+        first = {}
+        for s in d["samples"]:
+            first.setdefault(s["task"], s["score"])
+        line += f"  first-sample average {100 * sum(first.values()) / len(first):.1f} ({len(first)} tasks)"
+    print(line)
