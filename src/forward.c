@@ -230,10 +230,7 @@ static void attn_task(void *ctx, int ith, int nth) {
             const int valid_s = p < S ? (int)p + 1 : S, valid_r = p >= S ? (int)(p - j->kl.ring_pos0 + 1) : 0;
             for (int i = valid_s; i < n_s; i++) row[i] = -INFINITY;
             for (int i = n_s + valid_r; i < n; i++) row[i] = -INFINITY;
-            float mx = -INFINITY;
-            for (int i = 0; i < n; i++) mx = row[i] > mx ? row[i] : mx;
-            const float inv = 1.0f / s->k->exp_shift(row, n, mx);
-            for (int i = 0; i < n; i++) row[i] *= inv;
+            s->k->softmax(row, n);
             if (f16_kv) s->k->round_f16(row, n);
         }
         if (s->hh_block) { /* H2O: this block's share of the attention each slot received */
@@ -310,10 +307,8 @@ static void decode_softmax_task(void *ctx, int ith, int nth) {
     decode_job *d = ctx;
     const ei_session *s = d->s;
     for (int h = ith; h < s->m->info.n_head; h += nth) {
-        float *row = d->scores + (size_t)h * d->n, mx = -INFINITY;
-        for (int i = 0; i < d->n; i++) mx = row[i] > mx ? row[i] : mx;
-        const float inv = 1.0f / s->k->exp_shift(row, d->n, mx);
-        for (int i = 0; i < d->n; i++) row[i] *= inv;
+        float *row = d->scores + (size_t)h * d->n;
+        s->k->softmax(row, d->n);
         if (s->p.kv_type == EI_KV_F16) s->k->round_f16(row, d->n);
         if (d->read_memory) memory_read_head(s, d->layer, 0, h, s->scores + (size_t)ith * s->plan.n_slots);
     }

@@ -371,9 +371,9 @@ static void test_attn(const ei_kernels *k) {
     static const int ns[] = {1, 3, 4, 5, 17, 64};
     static const int nqs[] = {1, 2, 3, 5, 7, 24};
     char name[128];
-    snprintf(name, sizeof name, "kernels[%s]: attn_scores_f16, attn_block_scores_f16, attn_values_f16, exp_shift, round_f16", k->isa);
+    snprintf(name, sizeof name, "kernels[%s]: attn_scores_f16, attn_block_scores_f16, attn_values_f16, softmax, round_f16", k->isa);
     TEST_BEGIN();
-    if (!k->attn_scores_f16 || !k->attn_block_scores_f16 || !k->attn_values_f16 || !k->round_f16 || !k->exp_shift) {
+    if (!k->attn_scores_f16 || !k->attn_block_scores_f16 || !k->attn_values_f16 || !k->round_f16 || !k->softmax) {
         CHECK(0, "missing");
         TEST_END(name);
         return;
@@ -434,22 +434,27 @@ static void test_attn(const ei_kernels *k) {
                 CHECK(memcmp(O, O2, sizeof *O * (size_t)nq * hd) == 0, "values split hd=%d n=%d nq=%d", hd, n, nq);
                 free(K), free(V), free(Q), free(S), free(S2), free(O), free(O2);
             }
-    /* exp_shift: exp(x - shift) to 1e-6 relative, exactly 0 for -inf, sum of what it wrote */
-    for (int n = 0; n <= 37 && k->exp_shift; n += 3) {
-        float e[40], orig[40];
-        for (int i = 0; i < n; i++) e[i] = orig[i] = -fabsf(frand() * frand()) * 120.0f;
-        if (n > 4) e[1] = orig[1] = -INFINITY, e[2] = orig[2] = 0.0f;
-        const float shift = 0.25f;
-        double want_sum = 0, sum = k->exp_shift(e, n, shift), got_sum = 0;
-        for (int i = 0; i < n; i++) {
-            double want = exp((double)(orig[i] - shift)); /* the argument is rounded to float first */
-            want_sum += want, got_sum += e[i];
-            CHECK(fabs(e[i] - want) <= 1e-6 * want + 1e-37, "exp_shift n=%d i=%d x=%g: %.9g vs %.9g", n, i, orig[i], e[i], want);
-            if (isinf(orig[i])) CHECK(e[i] == 0.0f, "exp(-inf) = %g", e[i]);
+    /* softmax: a float64 softmax to 2e-6 relative, exactly 0 for -inf, for every length up to 37 and
+     * the max at every position: the entries span +-100, so a max taken over only part of the row (a
+     * lost tail or lane) makes exp(x - max) overflow and the row fails. */
+    for (int n = 1; n <= 37 && k->softmax; n++)
+        for (int at = 0; at < n; at++) {
+            float e[40], orig[40];
+            for (int i = 0; i < n; i++) e[i] = orig[i] = frand() * 100.0f;
+            e[at] = orig[at] = 100.5f;
+            if (n > 4) e[(at + 1) % n] = orig[(at + 1) % n] = -INFINITY;
+            double sum = 0, got_sum = 0;
+            for (int i = 0; i < n; i++) sum += exp((double)(orig[i] - 100.5f)); /* the argument is a float difference */
+            k->softmax(e, n);
+            for (int i = 0; i < n; i++) {
+                const double want = exp((double)(orig[i] - 100.5f)) / sum;
+                got_sum += e[i];
+                CHECK(fabs(e[i] - want) <= 2e-6 * want + 1e-37, "softmax n=%d max at %d, i=%d x=%g: %.9g vs %.9g", n, at, i,
+                      orig[i], e[i], want);
+                if (isinf(orig[i])) CHECK(e[i] == 0.0f, "softmax of -inf = %g", e[i]);
+            }
+            CHECK(fabs(got_sum - 1) <= 1e-5, "softmax n=%d sums to %.9g", n, got_sum);
         }
-        CHECK(fabs(sum - want_sum) <= 1e-6 * want_sum + 1e-30 && fabs(sum - got_sum) <= 1e-6 * got_sum + 1e-30,
-              "exp_shift sum n=%d: %.9g vs %.9g", n, sum, want_sum);
-    }
     /* round_f16: identical to the scalar conversion, for every length's tail */
     float x[37], y[37];
     for (int i = 0; i < 37; i++) x[i] = y[i] = frand() * 1000;

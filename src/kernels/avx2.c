@@ -166,6 +166,7 @@ static void attn_values_f16(const ei_fp16 *V, size_t vs, int n, const float *P, 
         int i0 = 0;
         for (; i0 + 32 <= hd; i0 += 32) {
             __m256 a[4], b[4];
+            EI_UNROLL
             for (int c = 0; c < 4; c++) {
                 a[c] = _mm256_loadu_ps(o0 + i0 + 8 * c);
                 b[c] = _mm256_loadu_ps(o1 + i0 + 8 * c);
@@ -173,6 +174,7 @@ static void attn_values_f16(const ei_fp16 *V, size_t vs, int n, const float *P, 
             for (int j = 0; j < n; j++) {
                 const __m256 w0 = _mm256_set1_ps(p0[j]), w1 = _mm256_set1_ps(p1[j]);
                 const ei_fp16 *v = V + (size_t)j * vs + i0;
+                EI_UNROLL
                 for (int c = 0; c < 4; c++) {
                     const __m256 x = ld_f16x8(v + 8 * c);
                     a[c] = _mm256_fmadd_ps(x, w0, a[c]);
@@ -180,7 +182,9 @@ static void attn_values_f16(const ei_fp16 *V, size_t vs, int n, const float *P, 
                 }
             }
             /* store the second query first: with an odd nq both point at the same row */
+            EI_UNROLL
             for (int c = 0; c < 4; c++) _mm256_storeu_ps(o1 + i0 + 8 * c, b[c]);
+            EI_UNROLL
             for (int c = 0; c < 4; c++) _mm256_storeu_ps(o0 + i0 + 8 * c, a[c]);
         }
         for (; i0 < hd; i0 += 8) {
@@ -235,6 +239,23 @@ static float exp_shift(float *x, int n, float shift) {
         for (int j = 0; j < m; j++) x[i + j] = t[j];
     }
     return hsum8(acc);
+}
+
+/* The row's max in 8 lanes (a scalar max loop is one 4-cycle dependency chain per key), then the
+ * exponentials and their sum, then the scaling: the same bits as the scalar loops would give for
+ * the max and the scaling. */
+static void softmax(float *x, int n) {
+    __m256 m = _mm256_set1_ps(-INFINITY);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+    float lanes[8], mx = -INFINITY;
+    _mm256_storeu_ps(lanes, m);
+    for (int j = 0; j < 8; j++) mx = lanes[j] > mx ? lanes[j] : mx;
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    const float inv = 1.0f / exp_shift(x, n, mx);
+    const __m256 vi = _mm256_set1_ps(inv);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vi));
+    for (; i < n; i++) x[i] *= inv;
 }
 
 static void round_f16(float *x, int n) {
@@ -668,7 +689,7 @@ static const ei_kernels k_avx2 = {
     .attn_block_scores_f16 = attn_scores_f16,
     .attn_values_f16 = attn_values_f16,
     .round_f16 = round_f16,
-    .exp_shift = exp_shift,
+    .softmax = softmax,
 };
 
 const ei_kernels *ei_kernels_avx2(void) {

@@ -310,16 +310,22 @@ AI void scores_tile(const int R, const float *const *q, const ei_fp16 *K, size_t
         const ei_fp16 *k[4];
         for (int c = 0; c < 4; c++) k[c] = K + (size_t)(j + c < n ? j + c : n - 1) * ks;
         __m512 acc[4][4];
+        EI_UNROLL
         for (int a = 0; a < R; a++)
+            EI_UNROLL
             for (int c = 0; c < 4; c++) acc[a][c] = _mm512_setzero_ps();
         for (int i = 0; i < hd; i += 16) {
             __m512 x[4];
+            EI_UNROLL
             for (int a = 0; a < R; a++) x[a] = _mm512_loadu_ps(q[a] + i);
+            EI_UNROLL
             for (int c = 0; c < 4; c++) {
                 const __m512 kv = ld_f16x16(k[c] + i);
+                EI_UNROLL
                 for (int a = 0; a < R; a++) acc[a][c] = _mm512_fmadd_ps(kv, x[a], acc[a][c]);
             }
         }
+        EI_UNROLL
         for (int a = 0; a < R; a++) {
             float out[4];
             _mm_storeu_ps(out, _mm_mul_ps(sum4(acc[a][0], acc[a][1], acc[a][2], acc[a][3]), vs));
@@ -388,13 +394,18 @@ AI void scores_rows(const int R, const float *Q, size_t qs, const float *kt, int
                     ei_mask16 keep) {
     const int qd = hd / 4;
     __m512 acc[EI_SCORE_ROWS][4];
+    EI_UNROLL
     for (int a = 0; a < R; a++)
+        EI_UNROLL
         for (int p = 0; p < 4; p++) acc[a][p] = _mm512_setzero_ps();
     for (int i = 0; i < qd; i++)
+        EI_UNROLL
         for (int p = 0; p < 4; p++) {
             const __m512 kv = _mm512_load_ps(kt + (size_t)(p * qd + i) * 16);
+            EI_UNROLL
             for (int a = 0; a < R; a++) acc[a][p] = _mm512_fmadd_ps(kv, _mm512_set1_ps(Q[(size_t)a * qs + p * qd + i]), acc[a][p]);
         }
+    EI_UNROLL
     for (int a = 0; a < R; a++) {
         const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[a][0], acc[a][1]), _mm512_add_ps(acc[a][2], acc[a][3]));
         _mm512_mask_storeu_ps(S + (size_t)a * ss, keep, _mm512_mul_ps(sum, vs));
@@ -444,18 +455,25 @@ static void attn_block_scores_f16(const ei_fp16 *K, size_t ks, int n, const floa
  * (query, key, element), keys in order, as the AVX2 kernel: both give the same bits, for any R. */
 AI void values_tile(const int R, const float *const *p, float *const *o, const ei_fp16 *V, size_t vs, int n, int i0) {
     __m512 acc[EI_VALUE_ROWS][4];
+    EI_UNROLL
     for (int a = 0; a < R; a++)
+        EI_UNROLL
         for (int c = 0; c < 4; c++) acc[a][c] = _mm512_loadu_ps(o[a] + i0 + 16 * c);
     for (int j = 0; j < n; j++) {
         const ei_fp16 *v = V + (size_t)j * vs + i0;
         __m512 w[EI_VALUE_ROWS];
+        EI_UNROLL
         for (int a = 0; a < R; a++) w[a] = _mm512_set1_ps(p[a][j]);
+        EI_UNROLL
         for (int c = 0; c < 4; c++) {
             const __m512 x = ld_f16x16(v + 16 * c);
+            EI_UNROLL
             for (int a = 0; a < R; a++) acc[a][c] = _mm512_fmadd_ps(x, w[a], acc[a][c]);
         }
     }
+    EI_UNROLL
     for (int a = 0; a < R; a++)
+        EI_UNROLL
         for (int c = 0; c < 4; c++) _mm512_storeu_ps(o[a] + i0 + 16 * c, acc[a][c]);
 }
 

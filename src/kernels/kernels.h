@@ -26,6 +26,10 @@ typedef void (*ei_attn_scores_fn)(const ei_fp16 *K, size_t ks, int n, const floa
 /* Convert one activation row of K floats to an activation type (Q8_0, Q8_1; F32 is a copy). */
 typedef void (*ei_quantize_act_fn)(const float *x, void *y, int K);
 
+/* Put before the short constant-count loops of a register tile (R rows x 4 vectors): gcc at -O2
+ * keeps such loops rolled, and their accumulator arrays then live in memory, not in registers. */
+#define EI_UNROLL _Pragma("GCC unroll 16")
+
 typedef struct {
     const char *isa;                            /* "scalar", "avx2", "avx512", "amx" */
     ei_matmul_fn matmul[EI_TYPE_MAX];           /* indexed by weight type; NULL = unsupported */
@@ -47,8 +51,9 @@ typedef struct {
      * of a group), laid out for reuse of each key across rows; it may round differently from
      * attn_scores_f16 but is split-invariant in the same way. */
     ei_attn_scores_fn attn_block_scores_f16;
-    /* x[i] = exp(x[i] - shift) (exactly 0 for -inf); returns the sum. For softmax rows. */
-    float (*exp_shift)(float *x, int n, float shift);
+    /* One softmax row in place: x[i] = exp(x[i] - max x) * (1 / sum), exactly 0 for -inf; n >= 1 and
+     * some x finite. The max is exact in any order, so only the exp and the sum depend on the ISA. */
+    void (*softmax)(float *x, int n);
     /* x[i] = fp32(fp16(x[i])), round to nearest even: f16 x f16 products as llama.cpp computes them */
     void (*round_f16)(float *x, int n);
 } ei_kernels;

@@ -85,13 +85,15 @@ static void attn_values_f16(const ei_fp16 *V, size_t vs, int n, const float *P, 
         for (int j = 0; j < n; j++) axpy_f16_f32(P[(size_t)r * ps + j], V + (size_t)j * vs, O + (size_t)r * os, hd);
 }
 
-static float exp_shift(float *x, int n, float shift) {
-    float sum = 0.0f;
+static void softmax(float *x, int n) {
+    float mx = -INFINITY, sum = 0.0f;
+    for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
     for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - shift);
+        x[i] = expf(x[i] - mx);
         sum += x[i];
     }
-    return sum;
+    const float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
 static void round_f16(float *x, int n) {
@@ -208,7 +210,7 @@ static const ei_kernels k_scalar = {
     .attn_block_scores_f16 = attn_scores_f16,
     .attn_values_f16 = attn_values_f16,
     .round_f16 = round_f16,
-    .exp_shift = exp_shift,
+    .softmax = softmax,
 };
 
 const ei_kernels *ei_kernels_scalar(void) { return &k_scalar; }
