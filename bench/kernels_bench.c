@@ -116,8 +116,8 @@ static double run_attn(const ei_kernels *k, int what, int n, int nq, int hd, con
     return best * 1e6;
 }
 
-static int attn_bench(const char *const *isas, int n_isa) {
-    const int n = 2432, nq = 24, hd = 64, G = 3;
+static int attn_bench(const char *const *isas, int n_isa, int nq) {
+    const int n = 2432, hd = 64, G = 3;
     const size_t ks = (size_t)G * hd;
     ei_fp16 *KV = malloc(sizeof *KV * ks * (size_t)n);
     float *P = malloc(sizeof *P * (size_t)(nq + 1) * n), *O = malloc(sizeof *O * (size_t)nq * hd);
@@ -129,7 +129,7 @@ static int attn_bench(const char *const *isas, int n_isa) {
     for (int i = 0; i < nq * hd; i++) O[i] = frand();
     for (int i = 0; i < (nq + 1) * n; i++) P[i] = frand() / (float)n;
     printf("%-7s %-22s %6s %4s %4s | %10s %8s\n", "isa", "kernel", "keys", "rows", "hd", "us/call", "GFLOP/s");
-    static const char *const names[] = {"attn_block_scores_f16", "attn_values_f16", "softmax (24 rows)"};
+    static const char *const names[] = {"attn_block_scores_f16", "attn_values_f16", "softmax rows"};
     for (int ii = 0; ii < n_isa; ii++) {
         const ei_kernels *k = ei_kernels_by_name(isas[ii]);
         if (!k) {
@@ -153,14 +153,15 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-t") && i + 1 < argc) Tp = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-q")) quick = 1;
-        else if (!strcmp(argv[i], "--attn")) attn = 1;
+        else if (!strcmp(argv[i], "--attn")) attn = 24;
+        else if (!strcmp(argv[i], "--rows") && i + 1 < argc) attn = atoi(argv[++i]);
         else if (n_isa < 8) isas[n_isa++] = argv[i];
     }
     if (!n_isa) {
         static const char *all[] = {"scalar", "avx2", "avx512"};
         for (int i = 0; i < 3; i++) isas[n_isa++] = all[i];
     }
-    if (attn) return attn_bench(isas, n_isa);
+    if (attn) return attn_bench(isas, n_isa, attn);
     const int wtypes[] = {EI_Q4_1, EI_Q8_0, EI_Q4_0, EI_F16, EI_F32, EI_BF16};
     const int n_wt = quick ? 2 : 6;
     char tl[32];

@@ -21,10 +21,13 @@
 
 static const struct { const char *name, *text; } files[] = {
     {"longbench-full.json", HEAD("longbench", "full", "\"complete\": true, \"requested\": 3, \"done\": 3,")
-     "\"scores\": {\"groups\": {\"narrativeqa\": {\"n\": 2, \"mean\": 0.25}, \"lcc\": {\"n\": 1, \"mean\": 0.5}}}, \"samples\": []}"},
+     "\"scores\": {\"groups\": {\"narrativeqa\": {\"n\": 2, \"mean\": 0.25}, \"lcc\": {\"n\": 1, \"mean\": 0.5}}}, \"samples\": [{\"key\": \"narrativeqa/0\", "
+     "\"task\": \"narrativeqa\", \"score\": 0.5}, {\"key\": \"narrativeqa/1\", \"task\": \"narrativeqa\", \"score\": 0}, "
+     "{\"key\": \"lcc/0\", \"task\": \"lcc\", \"score\": 0.5}]}"},
     /* the planned layout, interrupted after one of four samples */
     {"longbench-streaming.json", HEAD("longbench", "streaming", "\"complete\": false, \"options\": {\"requested\": 4},")
-     "\"scores\": {\"tasks\": {\"narrativeqa\": {\"n\": 1, \"score\": 10.0}}}, \"samples\": [{\"key\": \"narrativeqa/0\"}]}"},
+     "\"scores\": {\"tasks\": {\"narrativeqa\": {\"n\": 1, \"score\": 10.0}}}, \"samples\": [{\"key\": \"narrativeqa/0\", \"task\": \"narrativeqa\", "
+     "\"score\": 0.1}]}"},
     {"passkey-full.json", HEAD("passkey", "full", "\"complete\": true,")
      "\"scores\": {\"groups\": {\"1024/0\": {\"n\": 2, \"mean\": 1}, \"1024/100\": {\"n\": 2, \"mean\": 0.5}, "
      "\"2048/0\": {\"n\": 1, \"mean\": 0}}, \"groups2\": {\"1024\": {\"n\": 4, \"mean\": 0.75}}}}"},
@@ -57,6 +60,10 @@ static const char *const want[] = {
     "| lcc | 50.0 (1) | — |",
     "| qasper | — | — |",
     "| **Average** | **37.5** (2 of 16 tasks) | **10.0** (1 of 16 tasks) |",
+    /* the two runs compared on the one sample both have */
+    "### LongBench on the 1 sample every run has",
+    "| narrativeqa | 50.0 (1) | 10.0 (1) |",
+    "| **Average** | **50.0** (1 of 16 tasks) | **10.0** (1 of 16 tasks) |",
     "`edgeinf eval longbench --x a\\|b`",
     "`0123456789ab`",
     "qa (64 / 2048 / 256, linear, f16)",

@@ -220,6 +220,68 @@ static void score_cell(FILE *o, double v, double n, const char *fmt) {
     else fputc(' ', o), fprintf(o, fmt, v), fprintf(o, " (%.0f) |", n);
 }
 
+/* Sample `key`'s score in r (a fraction), NAN when r does not have it. */
+static double lb_sample(const rp_run *r, const char *key) {
+    const json *ss = json_get(r->v, "samples");
+    for (size_t k = 0; k < json_len(ss); k++) {
+        const char *kk = json_str(json_get(json_at(ss, k), "key"));
+        if (kk && !strcmp(kk, key)) return json_num(json_get(json_at(ss, k), "score"), NAN);
+    }
+    return NAN;
+}
+
+/* Runs that stopped at different points are compared fairly only on the samples they all have:
+ * per task the mean over those (x 100), and their average over the tasks that have any. Printed
+ * when at least two runs differ in their samples. */
+static void longbench_common(FILE *o, const rp_run *rs, int n) {
+    int lb[64], m = 0, differ = 0;
+    for (int i = 0; i < n && m < 64; i++)
+        if (!strcmp(rs[i].bench, "longbench")) lb[m++] = i;
+    if (m < 2) return;
+    const json *base = json_get(rs[lb[0]].v, "samples");
+    size_t common = 0;
+    for (size_t k = 0; k < json_len(base); k++) {
+        const char *key = json_str(json_get(json_at(base, k), "key"));
+        int all = key != NULL;
+        for (int j = 1; j < m && all; j++) all = !isnan(lb_sample(&rs[lb[j]], key));
+        common += all;
+    }
+    for (int j = 0; j < m; j++) differ |= json_len(json_get(rs[lb[j]].v, "samples")) != common;
+    if (!differ) return;
+    fprintf(o, "### LongBench on the %zu sample%s every run has\n\nScore × 100 per task over the samples all %d runs have "
+               "done (their number in brackets): the columns above cover different samples.\n\n", common, common == 1 ? "" : "s", m);
+    rp_header(o, "task", rs, n, "longbench");
+    double sum[64] = {0};
+    int tasks = 0;
+    for (int t = 0; t < N_LB; t++) {
+        double tot[64] = {0};
+        int cnt = 0;
+        for (size_t k = 0; k < json_len(base); k++) {
+            const json *smp = json_at(base, k);
+            const char *key = json_str(json_get(smp, "key")), *task = json_str(json_get(smp, "task"));
+            if (!key || !task || strcmp(task, lb_tasks[t])) continue;
+            double v[64];
+            int all = 1;
+            for (int j = 0; j < m && all; j++) all = !isnan(v[j] = lb_sample(&rs[lb[j]], key));
+            if (!all) continue;
+            for (int j = 0; j < m; j++) tot[j] += v[j];
+            cnt++;
+        }
+        fprintf(o, "| %s |", lb_tasks[t]);
+        for (int j = 0; j < m; j++) score_cell(o, cnt ? 100 * tot[j] / cnt : NAN, cnt, "%.1f");
+        fputc('\n', o);
+        if (cnt) {
+            for (int j = 0; j < m; j++) sum[j] += 100 * tot[j] / cnt;
+            tasks++;
+        }
+    }
+    fputs("| **Average** |", o);
+    for (int j = 0; j < m; j++)
+        if (!tasks) fputs(" — |", o);
+        else fprintf(o, " **%.1f** (%d of %d tasks) |", sum[j] / tasks, tasks, N_LB);
+    fputs("\n\n", o);
+}
+
 static void longbench(FILE *o, const rp_run *rs, int n) {
     fputs("## LongBench\n\nScore × 100 per task (samples in brackets); the average is over the tasks a run has.\n\n", o);
     rp_header(o, "task", rs, n, "longbench");
@@ -244,6 +306,7 @@ static void longbench(FILE *o, const rp_run *rs, int n) {
         fputc('\n', o);
     }
     rp_details(o, rs, n, "longbench");
+    longbench_common(o, rs, n);
 }
 
 /* ROUGE-k F x 100: the summary's, or the mean over the samples (which hold fractions). */
