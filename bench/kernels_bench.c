@@ -88,7 +88,7 @@ static double run(const ei_kernels *k, int wt, const shape *s, int T, int cold) 
 }
 
 /* Best-of-batches microseconds per call of one attention kernel (what = 0 block scores, 1 values,
- * 2 softmax rows), in thread CPU time. */
+ * 2 softmax rows, 3 decode scores of 3 rows), in thread CPU time. */
 static double run_attn(const ei_kernels *k, int what, int n, int nq, int hd, const ei_fp16 *KV, size_t ks, float *P,
                        float *O) {
     double best = 1e30;
@@ -97,6 +97,7 @@ static double run_attn(const ei_kernels *k, int what, int n, int nq, int hd, con
         const double t0 = now();
         for (int b = 0; b < 4; b++) {
             if (what == 0) k->attn_block_scores_f16(KV, ks, n, O, (size_t)hd, nq, hd, 0.125f, P, (size_t)n);
+            else if (what == 3) k->attn_scores_f16(KV, ks, n, O, (size_t)hd, 3, hd, 0.125f, P, (size_t)n);
             else if (what == 1) k->attn_values_f16(KV, ks, n, P, (size_t)n, nq, hd, O, (size_t)hd);
             else
                 for (int r = 0; r < nq; r++) {
@@ -123,18 +124,19 @@ static int attn_bench(const char *const *isas, int n_isa, int nq) {
     for (size_t i = 0; i < ks * (size_t)n; i++) KV[i] = ei_fp32_to_fp16(frand());
     for (int i = 0; i < nq * hd; i++) O[i] = frand();
     for (int i = 0; i < (nq + 1) * n; i++) P[i] = frand() / (float)n;
-    printf("%-7s %-22s %6s %4s %4s | %10s %8s\n", "isa", "kernel", "keys", "rows", "hd", "us/call", "GFLOP/s");
-    static const char *const names[] = {"attn_block_scores_f16", "attn_values_f16", "softmax rows"};
+    printf("%-7s %-24s %6s %4s %4s | %10s %8s\n", "isa", "kernel", "keys", "rows", "hd", "us/call", "GFLOP/s");
+    static const char *const names[] = {"attn_block_scores_f16", "attn_values_f16", "softmax rows", "attn_scores_f16 (decode)"};
     for (int ii = 0; ii < n_isa; ii++) {
         const ei_kernels *k = ei_kernels_by_name(isas[ii]);
         if (!k) {
             printf("%-7s not available on this CPU/build\n", isas[ii]);
             continue;
         }
-        for (int what = 0; what < 3; what++) {
+        for (int what = 0; what < 4; what++) {
             const double us = run_attn(k, what, n, nq, hd, KV, ks, P, O);
-            const double flop = what < 2 ? 2.0 * n * nq * hd : 0;
-            printf("%-7s %-22s %6d %4d %4d | %10.1f %8.1f\n", k->isa, names[what], n, nq, hd, us, flop / us * 1e-3);
+            const int rows = what == 3 ? 3 : nq; /* decode: one token's 3 query heads */
+            const double flop = what == 2 ? 0 : 2.0 * n * rows * hd;
+            printf("%-7s %-24s %6d %4d %4d | %10.1f %8.1f\n", k->isa, names[what], n, rows, hd, us, flop / us * 1e-3);
             fflush(stdout);
         }
     }

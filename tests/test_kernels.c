@@ -409,6 +409,15 @@ static void test_attn(const ei_kernels *k) {
                         CHECK(fabs(S[r * n + j] - want) <= 1e-5 * mag + 1e-30, "%s hd=%d n=%d nq=%d r=%d j=%d: %.9g vs %.9g",
                               kind ? "block scores" : "scores", hd, n, nq, r, j, S[r * n + j], want);
                     }
+                /* the AVX-512 kernels and the AVX2 ones: the same operations lane for lane, the same bits */
+                const ei_kernels *avx2 = ei_kernels_avx2();
+                if (avx2 && scores != (kind ? avx2->attn_block_scores_f16 : avx2->attn_scores_f16) && strcmp(k->isa, "scalar") &&
+                    hd % 16 == 0) {
+                    (kind ? avx2->attn_block_scores_f16 : avx2->attn_scores_f16)(K, (size_t)ks, n, Q, (size_t)hd, nq, hd, scale, S2,
+                                                                                  (size_t)n);
+                    CHECK(memcmp(S, S2, sizeof *S * (size_t)nq * n) == 0, "%s differ from avx2's: hd=%d n=%d nq=%d",
+                          kind ? "block scores" : "scores", hd, n, nq);
+                }
                 /* split keys and queries: bit-identical */
                 scores(K, (size_t)ks, jn, Q, (size_t)hd, rn, hd, scale, S2, (size_t)n);
                 scores(K + (size_t)jn * ks, (size_t)ks, n - jn, Q, (size_t)hd, rn, hd, scale, S2 + jn, (size_t)n);

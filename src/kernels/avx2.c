@@ -104,46 +104,140 @@ static void axpy_f16_f32(float a, const ei_fp16 *x, float *y, int n) {
     for (; i < n; i++) y[i] = fmaf(a, h2f(x[i]), y[i]);
 }
 
-/* Scores in 2-query x 4-key register tiles (8 accumulators; one horizontal reduction per 4 keys).
- * Tails repeat the last key / query instead of taking another path, so every score goes through
- * the same instructions. */
+/* ((v0 + v1) + (v2 + v3)) + ((v4 + v5) + (v6 + v7)): the AVX-512 kernel's reduction of one score. */
+static inline float hsum8_pairs(__m256 v) {
+    const __m256 h = _mm256_hadd_ps(v, v), h2 = _mm256_hadd_ps(h, h);
+    return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(h2), _mm256_extractf128_ps(h2, 1)));
+}
+
+/* Decode scores (a few query rows) in R-query x 2-key tiles (R = 1..3, 12 accumulators): every dot
+ * product is AVX-512's 16-lane accumulator held as two 8-lane halves (lane l of half e sums
+ * dimensions 16t + 8e + l over t in order), folded and reduced in AVX-512's order, so both kernels
+ * give the same bits. Tails repeat the last key / query, so every score goes through the same
+ * instructions. */
+static inline __attribute__((always_inline)) void scores_tile(const int R, const float *const *q, const ei_fp16 *K,
+                                                              size_t ks, int n, int hd, float scale, float *S, size_t ss) {
+    for (int j = 0; j < n; j += 2) {
+        const ei_fp16 *k[2] = {K + (size_t)j * ks, K + (size_t)(j + 1 < n ? j + 1 : j) * ks};
+        __m256 acc[3][2][2];
+        EI_UNROLL
+        for (int a = 0; a < R; a++)
+            EI_UNROLL
+            for (int c = 0; c < 2; c++) acc[a][c][0] = acc[a][c][1] = _mm256_setzero_ps();
+        for (int i = 0; i < hd; i += 16)
+            EI_UNROLL
+            for (int c = 0; c < 2; c++) {
+                const __m256 lo = ld_f16x8(k[c] + i), hi = ld_f16x8(k[c] + i + 8);
+                EI_UNROLL
+                for (int a = 0; a < R; a++) {
+                    acc[a][c][0] = _mm256_fmadd_ps(lo, _mm256_loadu_ps(q[a] + i), acc[a][c][0]);
+                    acc[a][c][1] = _mm256_fmadd_ps(hi, _mm256_loadu_ps(q[a] + i + 8), acc[a][c][1]);
+                }
+            }
+        EI_UNROLL
+        for (int a = 0; a < R; a++)
+            for (int c = 0; c < 2 && j + c < n; c++)
+                S[(size_t)a * ss + j + c] = hsum8_pairs(_mm256_add_ps(acc[a][c][0], acc[a][c][1])) * scale;
+    }
+}
+
 static void attn_scores_f16(const ei_fp16 *K, size_t ks, int n, const float *Q, size_t qs, int nq, int hd, float scale,
                             float *S, size_t ss) {
-    if (hd % 8) {
+    if (hd % 16) {
         for (int r = 0; r < nq; r++)
             for (int j = 0; j < n; j++) S[(size_t)r * ss + j] = scale * dot_f16_f32(K + (size_t)j * ks, Q + (size_t)r * qs, hd);
         return;
     }
-    const __m128 vs = _mm_set1_ps(scale);
-    for (int r = 0; r < nq; r += 2) {
-        const float *q0 = Q + (size_t)r * qs, *q1 = Q + (size_t)(r + 1 < nq ? r + 1 : r) * qs;
-        for (int j = 0; j < n; j += 4) {
-            const ei_fp16 *k[4];
-            for (int c = 0; c < 4; c++) k[c] = K + (size_t)(j + c < n ? j + c : n - 1) * ks;
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-            for (int i = 0; i < hd; i += 8) {
-                const __m256 x0 = _mm256_loadu_ps(q0 + i), x1 = _mm256_loadu_ps(q1 + i);
-                __m256 kv = ld_f16x8(k[0] + i);
-                a0 = _mm256_fmadd_ps(kv, x0, a0);
-                b0 = _mm256_fmadd_ps(kv, x1, b0);
-                kv = ld_f16x8(k[1] + i);
-                a1 = _mm256_fmadd_ps(kv, x0, a1);
-                b1 = _mm256_fmadd_ps(kv, x1, b1);
-                kv = ld_f16x8(k[2] + i);
-                a2 = _mm256_fmadd_ps(kv, x0, a2);
-                b2 = _mm256_fmadd_ps(kv, x1, b2);
-                kv = ld_f16x8(k[3] + i);
-                a3 = _mm256_fmadd_ps(kv, x0, a3);
-                b3 = _mm256_fmadd_ps(kv, x1, b3);
-            }
-            const __m256 ha = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-            const __m256 hb = _mm256_hadd_ps(_mm256_hadd_ps(b0, b1), _mm256_hadd_ps(b2, b3));
+    for (int r = 0; r < nq; r += 3) {
+        const float *q[3];
+        for (int a = 0; a < 3; a++) q[a] = Q + (size_t)(r + a < nq ? r + a : nq - 1) * qs;
+        float *Sr = S + (size_t)r * ss;
+        switch (nq - r < 3 ? nq - r : 3) {
+        case 1: scores_tile(1, q, K, ks, n, hd, scale, Sr, ss); break;
+        case 2: scores_tile(2, q, K, ks, n, hd, scale, Sr, ss); break;
+        default: scores_tile(3, q, K, ks, n, hd, scale, Sr, ss); break;
+        }
+    }
+}
+
+/* In-register transpose of an 8 x 8 float tile: r[k] holds row k on entry and column k on exit. */
+static inline void transpose8(__m256 r[8]) {
+    __m256 t[8], u[8];
+    for (int k = 0; k < 4; k++) {
+        t[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    /* u[4h + e], 128-bit lane L: element 4L + e of rows 4h .. 4h+3 */
+    for (int h = 0; h < 2; h++) {
+        u[4 * h] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0x44);
+        u[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0xee);
+        u[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0x44);
+        u[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0xee);
+    }
+    for (int e = 0; e < 4; e++) {
+        r[e] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x20);
+        r[4 + e] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x31);
+    }
+}
+
+#define EI_SCORE_ROWS 3 /* query rows per pass: 4 partial sums each, 12 accumulators */
+
+/* Scores of R query rows against one transposed 8-key block kt[hd][8]: four partial sums over the
+ * quarters of the head dimension per row, added as (p0 + p1) + (p2 + p3), the lanes being keys:
+ * the operations of the AVX-512 block kernel lane for lane, so both give the same bits. */
+static inline __attribute__((always_inline)) void scores_rows(const int R, const float *Q, size_t qs, const float *kt,
+                                                              int hd, __m256 vs, float *S, size_t ss, int nk) {
+    const int qd = hd / 4;
+    __m256 acc[EI_SCORE_ROWS][4];
+    EI_UNROLL
+    for (int a = 0; a < R; a++)
+        EI_UNROLL
+        for (int p = 0; p < 4; p++) acc[a][p] = _mm256_setzero_ps();
+    for (int i = 0; i < qd; i++)
+        EI_UNROLL
+        for (int p = 0; p < 4; p++) {
+            const __m256 kv = _mm256_load_ps(kt + (size_t)(p * qd + i) * 8);
+            EI_UNROLL
+            for (int a = 0; a < R; a++) acc[a][p] = _mm256_fmadd_ps(kv, _mm256_broadcast_ss(Q + (size_t)a * qs + p * qd + i), acc[a][p]);
+        }
+    EI_UNROLL
+    for (int a = 0; a < R; a++) {
+        const __m256 sum = _mm256_mul_ps(_mm256_add_ps(_mm256_add_ps(acc[a][0], acc[a][1]), _mm256_add_ps(acc[a][2], acc[a][3])), vs);
+        if (nk == 8) _mm256_storeu_ps(S + (size_t)a * ss, sum);
+        else {
             float out[8];
-            _mm_storeu_ps(out, _mm_mul_ps(_mm_add_ps(_mm256_castps256_ps128(ha), _mm256_extractf128_ps(ha, 1)), vs));
-            _mm_storeu_ps(out + 4, _mm_mul_ps(_mm_add_ps(_mm256_castps256_ps128(hb), _mm256_extractf128_ps(hb, 1)), vs));
-            for (int c = 0; c < 4 && j + c < n; c++) {
-                S[(size_t)r * ss + j + c] = out[c];
-                if (r + 1 < nq) S[(size_t)(r + 1) * ss + j + c] = out[4 + c];
+            _mm256_storeu_ps(out, sum);
+            memcpy(S + (size_t)a * ss, out, sizeof *out * (size_t)nk);
+        }
+    }
+}
+
+/* Prefill scores (many query rows) by blocks of 8 keys converted from halves and transposed once
+ * (kt[i][lane] = dimension i of key lane), then scored against every query row; a tail block
+ * repeats its last key in the unused lanes, which are not stored. */
+static void attn_block_scores_f16(const ei_fp16 *K, size_t ks, int n, const float *Q, size_t qs, int nq, int hd,
+                                  float scale, float *S, size_t ss) {
+    if (hd % 8 || hd > 256) {
+        attn_scores_f16(K, ks, n, Q, qs, nq, hd, scale, S, ss);
+        return;
+    }
+    _Alignas(32) float kt[256 * 8];
+    const __m256 vs = _mm256_set1_ps(scale);
+    for (int j0 = 0; j0 < n; j0 += 8) {
+        const int nk = n - j0 < 8 ? n - j0 : 8;
+        for (int c = 0; c < hd; c += 8) {
+            __m256 r[8];
+            for (int k = 0; k < 8; k++) r[k] = ld_f16x8(K + (size_t)(j0 + (k < nk ? k : nk - 1)) * ks + c);
+            transpose8(r);
+            for (int i = 0; i < 8; i++) _mm256_store_ps(kt + (size_t)(c + i) * 8, r[i]);
+        }
+        for (int r0 = 0; r0 < nq; r0 += EI_SCORE_ROWS) {
+            const float *Qr = Q + (size_t)r0 * qs;
+            float *Sr = S + (size_t)r0 * ss + j0;
+            switch (nq - r0 < EI_SCORE_ROWS ? nq - r0 : EI_SCORE_ROWS) {
+            case 1: scores_rows(1, Qr, qs, kt, hd, vs, Sr, ss, nk); break;
+            case 2: scores_rows(2, Qr, qs, kt, hd, vs, Sr, ss, nk); break;
+            default: scores_rows(3, Qr, qs, kt, hd, vs, Sr, ss, nk); break;
             }
         }
     }
@@ -686,7 +780,7 @@ static const ei_kernels k_avx2 = {
     .dot_f16_f32 = dot_f16_f32,
     .axpy_f16_f32 = axpy_f16_f32,
     .attn_scores_f16 = attn_scores_f16,
-    .attn_block_scores_f16 = attn_scores_f16,
+    .attn_block_scores_f16 = attn_block_scores_f16,
     .attn_values_f16 = attn_values_f16,
     .round_f16 = round_f16,
     .softmax = softmax,

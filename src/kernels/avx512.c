@@ -419,7 +419,7 @@ AI void scores_rows(const int R, const float *Q, size_t qs, const float *kt, int
 static void attn_block_scores_f16(const ei_fp16 *K, size_t ks, int n, const float *Q, size_t qs, int nq, int hd,
                                   float scale, float *S, size_t ss) {
     if (hd % 16 || hd > 256) {
-        ei_kernels_avx2()->attn_scores_f16(K, ks, n, Q, qs, nq, hd, scale, S, ss);
+        ei_kernels_avx2()->attn_block_scores_f16(K, ks, n, Q, qs, nq, hd, scale, S, ss);
         return;
     }
     _Alignas(64) float kt[256 * 16];
