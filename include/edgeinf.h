@@ -172,6 +172,17 @@ void ei_session_reset(ei_session *s);
 int ei_session_n_past(const ei_session *s);
 size_t ei_session_arena_bytes(const ei_session *s);
 
+/* Session state snapshots: everything the session has read (KV cache, memory, stream position, the
+ * last logits) copied into a buffer of the caller's, and put back later, so a long shared prefix
+ * (one document, several questions) is evaluated once. The size is fixed by the plan (the arena and
+ * a small header), whatever the number of tokens read. A state goes back only into the session that
+ * saved it. Saving between two ei_session_eval calls, at a boundary where the progress callback was
+ * called or at the end, and continuing from the loaded state gives the same bits as not stopping.
+ * Returns 0, or -1 (buffer too small, a state of another session; the session is unchanged). */
+size_t ei_session_state_size(const ei_session *s);
+int ei_session_state_save(const ei_session *s, void *buf, size_t size);
+int ei_session_state_load(ei_session *s, const void *buf, size_t size);
+
 /* Shapes actually run since the session was created or reset: forward calls, the rows their matrix
  * products computed and how many of those were padding (fixed shapes: a prefill call computes
  * n_chunk rows whatever its token count; a decode call computes 1). */

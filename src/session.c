@@ -3,6 +3,7 @@
  * ei_session_new. */
 #include <math.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "gate.h"
@@ -76,6 +77,8 @@ ei_session *ei_session_new(const ei_model *m, const ei_session_params *params) {
         ei_set_error("out of memory");
         return NULL;
     }
+    static _Atomic uint64_t next_id = 1;
+    s->id = atomic_fetch_add(&next_id, 1);
     s->m = m;
     s->k = m->kern;
     s->p = p;
@@ -142,6 +145,42 @@ void ei_session_reset(ei_session *s) {
     if (s->mem_M) memset(s->mem_M, 0, s->plan.bytes[BUF_MEM_M]);
     if (s->mem_z) memset(s->mem_z, 0, s->plan.bytes[BUF_MEM_Z]);
     if (s->hh_score) memset(s->hh_score, 0, s->plan.bytes[BUF_HH_SCORE]);
+}
+
+/* A snapshot: this header, then the whole arena (caches, memory, logits; the scratch buffers ride
+ * along, which costs a few percent of the copy and keeps the list of what persists in one place). */
+typedef struct {
+    uint64_t magic, id;
+    size_t arena_bytes;
+    int64_t n_stream, ring_pos0, n_memory, n_calls, n_rows, n_pad_rows;
+    int n_sink_used, ring_start, ring_count;
+} state_header;
+#define EI_STATE_MAGIC 0x31657461747369ull /* "istate1" */
+
+size_t ei_session_state_size(const ei_session *s) { return sizeof(state_header) + s->plan.total; }
+
+int ei_session_state_save(const ei_session *s, void *buf, size_t size) {
+    if (!buf || size < ei_session_state_size(s))
+        return ei_set_error("session state: a buffer of %zu bytes, %zu needed", size, ei_session_state_size(s));
+    const state_header h = {EI_STATE_MAGIC, s->id, s->plan.total, s->n_stream, s->ring_pos0, s->n_memory, s->n_calls,
+                            s->n_rows, s->n_pad_rows, s->n_sink_used, s->ring_start, s->ring_count};
+    memcpy(buf, &h, sizeof h);
+    memcpy((uint8_t *)buf + sizeof h, s->arena, s->plan.total);
+    return 0;
+}
+
+int ei_session_state_load(ei_session *s, const void *buf, size_t size) {
+    state_header h;
+    if (!buf || size < sizeof h) return ei_set_error("session state: %zu bytes, not a saved state", size);
+    memcpy(&h, buf, sizeof h);
+    if (h.magic != EI_STATE_MAGIC) return ei_set_error("session state: not a saved state (bad magic)");
+    if (h.id != s->id || h.arena_bytes != s->plan.total || size < ei_session_state_size(s))
+        return ei_set_error("session state: saved by another session (a state goes back only where it came from)");
+    memcpy(s->arena, (const uint8_t *)buf + sizeof h, s->plan.total);
+    s->n_stream = h.n_stream, s->ring_pos0 = h.ring_pos0, s->n_memory = h.n_memory;
+    s->n_calls = h.n_calls, s->n_rows = h.n_rows, s->n_pad_rows = h.n_pad_rows;
+    s->n_sink_used = h.n_sink_used, s->ring_start = h.ring_start, s->ring_count = h.ring_count;
+    return 0;
 }
 
 int ei_session_n_past(const ei_session *s) { return (int)(s->n_stream < INT32_MAX ? s->n_stream : INT32_MAX); }

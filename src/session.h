@@ -20,6 +20,7 @@ struct ei_session {
     ei_session_params p;
     ei_plan plan;
     ei_pool *pool;
+    uint64_t id;           /* unique per session made in this process: whose state a snapshot is */
 
     int64_t n_stream;      /* tokens seen: stream position of the next token */
     int n_sink_used;       /* sink slots filled: min(n_sink, n_stream) */

@@ -354,6 +354,91 @@ static void test_fits_window(void) {
     TEST_END(name);
 }
 
+/* Session state snapshots (real model): the state saved at a chunk boundary inside one long
+ * ei_session_eval and loaded back continues with the same bits as the uninterrupted run (prompt
+ * logits and greedy continuation), for full attention, EdgeInfinite with memory, and H2O; a state
+ * goes back only into the session that saved it, and a short buffer is refused. */
+typedef struct {
+    ei_session *s;
+    int64_t at, saved_at; /* save at the last boundary <= at */
+    void *buf;
+    size_t size;
+} snap_ctx;
+
+static void snap_progress(void *user, int64_t done, int64_t total) {
+    snap_ctx *c = user;
+    (void)total;
+    if (done <= c->at && ei_session_state_save(c->s, c->buf, c->size) == 0) c->saved_at = done;
+}
+
+static int argmax(const ei_model *m, const float *lg) {
+    int best = 0;
+    for (int j = 1; j < ei_model_get_info(m)->n_vocab; j++)
+        if (lg[j] > lg[best]) best = j;
+    return best;
+}
+
+static void test_state_snapshot(void) {
+    const char *name = "real model: a saved session state continues with the same bits (full, memory, H2O)";
+    if (access(SMOL, R_OK)) { SKIP(name, "%s is absent (make model)", SMOL); return; }
+    TEST_BEGIN();
+    ei_model *m = ei_model_load(SMOL);
+    CHECK(m != NULL, "load: %s", ei_last_error());
+    if (!m) { TEST_END(name); return; }
+    const char *text = "The keeper climbed the stairs of the tower every evening, trimmed the wick, polished the great lens "
+                       "and wrote the weather into the log book. Ships passed far out, and some nights none at all. ";
+    enum { N = 560, GEN = 8 };
+    int32_t toks[N];
+    int n = 0;
+    while (n < N) {
+        int32_t piece[128];
+        const int k = (int)ei_tokenize(m, text, strlen(text), 0, 0, piece, 128);
+        for (int i = 0; i < k && n < N; i++) toks[n++] = piece[i];
+    }
+    const int V = ei_model_get_info(m)->n_vocab;
+    float *want = malloc(sizeof *want * (size_t)V);
+    for (int mode = 0; mode < 3 && want; mode++) {
+        ei_profile pr;
+        ei_profile_builtin("chat", &pr);
+        pr.sink = 4, pr.window = 128, pr.chunk = 64;
+        ei_session_params p = ei_session_params_for(&pr, mode ? EI_MODE_INFINITE : EI_MODE_FULL, 1024, 2);
+        if (mode == 1) p.gate_const = 0.3f;
+        if (mode == 2) p.evict = EI_EVICT_H2O;
+        ei_session *s = ei_session_new(m, &p), *other = ei_session_new(m, &p);
+        snap_ctx c = {s, 300, -1, NULL, s ? ei_session_state_size(s) : 0};
+        c.buf = malloc(c.size);
+        int gen[2][GEN], ok = s && other && c.buf;
+        for (int pass = 0; pass < 2 && ok; pass++) {
+            /* pass 0: the whole prompt in one call, saving on the way; pass 1: from the saved state */
+            ok = pass ? ei_session_state_load(s, c.buf, c.size) == 0 &&
+                            ei_session_eval(s, toks + c.saved_at, N - c.saved_at, NULL, NULL, NULL) == 0
+                      : ei_session_eval(s, toks, N, NULL, snap_progress, &c) == 0 && c.saved_at > 0;
+            CHECK(ok, "mode %d pass %d: %s (saved at %lld)", mode, pass, ei_last_error(), (long long)c.saved_at);
+            if (!ok) break;
+            if (!pass) memcpy(want, ei_session_logits(s), sizeof *want * (size_t)V);
+            else CHECK(memcmp(want, ei_session_logits(s), sizeof *want * (size_t)V) == 0, "mode %d: prompt logits differ", mode);
+            for (int i = 0; i < GEN && ok; i++) {
+                gen[pass][i] = argmax(m, ei_session_logits(s));
+                ok = ei_session_eval(s, &gen[pass][i], 1, NULL, NULL, NULL) == 0;
+            }
+        }
+        if (ok) {
+            CHECK(memcmp(gen[0], gen[1], sizeof gen[0]) == 0, "mode %d: the continuation differs", mode);
+            CHECK(ei_session_n_past(s) == N + GEN, "mode %d: n_past %d", mode, ei_session_n_past(s));
+            printf("  mode %d: state of %zu bytes saved at token %lld of %d, then the prompt and %d greedy tokens compared\n", mode, c.size,
+                   (long long)c.saved_at, N, GEN);
+            CHECK(ei_session_state_load(other, c.buf, c.size) != 0, "mode %d: another session took the state", mode);
+            CHECK(ei_session_state_save(s, c.buf, c.size - 1) != 0 && ei_session_state_load(s, c.buf, 16) != 0,
+                  "mode %d: a short buffer was taken", mode);
+        }
+        free(c.buf);
+        ei_session_free(s), ei_session_free(other);
+    }
+    free(want);
+    ei_model_free(m);
+    TEST_END(name);
+}
+
 int main(void) {
     if (access(CKPT, R_OK) || access(TOK, R_OK)) {
         SKIP("infinite path vs naive reference", "../shared/models/stories260K is absent");
@@ -368,5 +453,6 @@ int main(void) {
         unlink(gguf);
     }
     test_fits_window();
+    test_state_snapshot();
     CHECK_EXIT();
 }
