@@ -38,6 +38,8 @@ static void usage(FILE *f) {
           "  --threads N, -t N threads (default 2)\n"
           "  --out-dir DIR     run files DIR/BENCH-METHOD.json (default bench/out/eval)\n"
           "  --overwrite       start the run files over instead of resuming them\n"
+          "  --no-reuse        prefill every prompt from scratch (by default a prompt that begins as the\n"
+          "                    previous one did starts from the saved session state: the same numbers)\n"
           "Run files are rewritten after every sample; a run that is stopped resumes where it stopped when\n"
           "started again with the same model, method and profile. Data defaults: " EVAL_DATA_ROOT ".\n",
           f);

@@ -78,13 +78,39 @@ static void grid_summary(json_out *o, json *const *samples, int n) {
     jo_raw(o, "]}");
 }
 
+/* One passkey/needle cell: its key, and its prompt once built. */
+typedef struct {
+    int64_t length, depth;
+    int k;
+    char key[96], answer[64];
+    int32_t *toks;
+    int64_t nt, cut;
+} grid_cell;
+
+/* Builds a cell's prompt tokens (the text from synth.c, the chat template, FullKV's middle cut). */
+static int cell_prompt(eval_run *r, const eval_opts *o, const eval_method *e, const ei_model *m, int needle, const char *hay,
+                       size_t hay_len, int max_new, grid_cell *c) {
+    const uint64_t seed = o->seed * 1000003u + (uint64_t)c->k; /* synth mixes in length and depth */
+    char err[400];
+    char *text = needle ? synth_needle(m, hay, hay_len, c->length, (int)c->depth, seed, c->answer, err, sizeof err)
+                        : synth_passkey(m, c->length, (int)c->depth, seed, c->answer, err, sizeof err);
+    if (!text) { eval_err("%s %s: %s", o->bench, c->key, err); return -1; }
+    c->toks = eval_tokens(r, text, 1, e->full ? eval_full_budget(r, max_new) : 0, &c->nt, &c->cut);
+    free(text);
+    return c->toks ? 0 : -1;
+}
+
 static int grid_method(const eval_opts *o, const eval_method *e, const ei_model *m, int needle, const int64_t *lengths, int nl,
                        const int64_t *depths, int nd, const char *hay, size_t hay_len, const char *options) {
     static const char *const ident[] = {"seed", "essays_sha256", NULL};
     const int max_new = needle ? 48 : 16;
     eval_run r;
     int rc = eval_run_open(&r, o, e, m, options, ident, grid_summary);
-    char key[96];
+    /* the cells still to run, in grid order; each prompt is built one sample ahead so that the
+     * harness can keep the state where two prompts part (a needle's haystack prefix is shared) */
+    grid_cell *todo = calloc((size_t)nl * nd * (o->keys > 0 ? o->keys : 1), sizeof *todo);
+    int n_todo = 0;
+    if (!todo && !rc) eval_err("out of memory"), rc = -1;
     for (int i = 0; !rc && i < nl; i++) {
         if (e->full && lengths[i] > r.n_ctx_train) {
             eval_note("%s %s: %lld tokens are beyond the trained context of %d: cells skipped", o->bench, e->name, (long long)lengths[i],
@@ -92,38 +118,37 @@ static int grid_method(const eval_opts *o, const eval_method *e, const ei_model 
             continue;
         }
         for (int d = 0; d < nd; d++)
-            for (int k = 0; k < o->keys; k++) snprintf(key, sizeof key, "%lld/%lld/%d", (long long)lengths[i], (long long)depths[d], k), eval_run_expect(&r, key);
-    }
-    for (int i = 0; !rc && i < nl; i++) {
-        if (e->full && lengths[i] > r.n_ctx_train) continue;
-        for (int d = 0; !rc && d < nd; d++)
-            for (int k = 0; !rc && k < o->keys; k++) {
-                snprintf(key, sizeof key, "%lld/%lld/%d", (long long)lengths[i], (long long)depths[d], k);
-                if (eval_run_has(&r, key)) continue;
-                eval_progress(&r, key);
-                const double t0 = ei_time_s();
-                const uint64_t seed = o->seed * 1000003u + (uint64_t)k; /* synth mixes in length and depth */
-                char answer[64], err[400];
-                char *text = needle ? synth_needle(m, hay, hay_len, lengths[i], (int)depths[d], seed, answer, err, sizeof err)
-                                    : synth_passkey(m, lengths[i], (int)depths[d], seed, answer, err, sizeof err);
-                if (!text) { eval_err("%s %s: %s", o->bench, key, err); rc = -1; break; }
-                int64_t nt = 0, cut = 0;
-                int32_t *toks = eval_tokens(&r, text, 1, e->full ? eval_full_budget(&r, max_new) : 0, &nt, &cut);
-                int gen = 0;
-                char *pred = toks ? eval_generate(&r, toks, nt, max_new, -1, &gen) : NULL;
-                free(text), free(toks);
-                if (!pred) { rc = -1; break; }
-                json_out f = {0};
-                jo_raw(&f, "{\"key\": "), jo_str(&f, key), jo_raw(&f, ", \"length\": "), jo_int(&f, lengths[i]);
-                jo_raw(&f, ", \"depth\": "), jo_int(&f, depths[d]), jo_raw(&f, ", \"k\": "), jo_int(&f, k);
-                jo_raw(&f, ", \"prompt_tokens\": "), jo_int(&f, nt), jo_raw(&f, ", \"truncated\": "), jo_int(&f, cut);
-                jo_raw(&f, ", \"generated_tokens\": "), jo_int(&f, gen), jo_raw(&f, ", \"seconds\": "), jo_num(&f, ei_time_s() - t0);
-                jo_raw(&f, ", \"answer\": "), jo_str(&f, answer), jo_raw(&f, ", \"prediction\": "), jo_str(&f, pred);
-                jo_raw(&f, ", \"correct\": "), jo_int(&f, strstr(pred, answer) != NULL), jo_raw(&f, "}");
-                free(pred);
-                rc = eval_run_add_out(&r, &f);
+            for (int k = 0; k < o->keys; k++) {
+                grid_cell *c = &todo[n_todo];
+                *c = (grid_cell){.length = lengths[i], .depth = depths[d], .k = k};
+                snprintf(c->key, sizeof c->key, "%lld/%lld/%d", (long long)c->length, (long long)c->depth, k);
+                if (!eval_run_expect(&r, c->key)) n_todo++;
             }
     }
+    for (int t = 0; !rc && t < n_todo; t++) {
+        grid_cell *c = &todo[t], *next = t + 1 < n_todo ? &todo[t + 1] : NULL;
+        eval_progress(&r, c->key);
+        const double t0 = ei_time_s();
+        if (!c->toks && cell_prompt(&r, o, e, m, needle, hay, hay_len, max_new, c)) { rc = -1; break; }
+        if (next && cell_prompt(&r, o, e, m, needle, hay, hay_len, max_new, next)) { rc = -1; break; }
+        eval_next_prompt(&r, next ? next->toks : NULL, next ? next->nt : 0);
+        int gen = 0;
+        char *pred = eval_generate(&r, c->toks, c->nt, max_new, -1, &gen);
+        free(c->toks), c->toks = NULL;
+        if (!pred) { rc = -1; break; }
+        json_out f = {0};
+        jo_raw(&f, "{\"key\": "), jo_str(&f, c->key), jo_raw(&f, ", \"length\": "), jo_int(&f, c->length);
+        jo_raw(&f, ", \"depth\": "), jo_int(&f, c->depth), jo_raw(&f, ", \"k\": "), jo_int(&f, c->k);
+        jo_raw(&f, ", \"prompt_tokens\": "), jo_int(&f, c->nt), jo_raw(&f, ", \"truncated\": "), jo_int(&f, c->cut);
+        jo_raw(&f, ", \"prefix_reused\": "), jo_int(&f, r.reused);
+        jo_raw(&f, ", \"generated_tokens\": "), jo_int(&f, gen), jo_raw(&f, ", \"seconds\": "), jo_num(&f, ei_time_s() - t0);
+        jo_raw(&f, ", \"answer\": "), jo_str(&f, c->answer), jo_raw(&f, ", \"prediction\": "), jo_str(&f, pred);
+        jo_raw(&f, ", \"correct\": "), jo_int(&f, strstr(pred, c->answer) != NULL), jo_raw(&f, "}");
+        free(pred);
+        rc = eval_run_add_out(&r, &f);
+    }
+    for (int t = 0; todo && t < n_todo; t++) free(todo[t].toks);
+    free(todo);
     return eval_run_end(&r, rc);
 }
 

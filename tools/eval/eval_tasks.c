@@ -338,6 +338,16 @@ static char *prompt_of(const meeting *mt, const qm_sample *s) {
     return p.buf;
 }
 
+/* A query's prompt tokens (chat template; FullKV cut in the middle). NULL with a message. */
+static int32_t *qm_tokens(const eval_run *r, const eval_method *e, const meeting *mt, const qm_sample *s, int max_new, int64_t *nt,
+                          int64_t *cut) {
+    char *text = prompt_of(mt, s);
+    if (!text) { eval_err("out of memory"); return NULL; }
+    int32_t *t = eval_tokens(r, text, 1, e->full ? eval_full_budget(r, max_new) : 0, nt, cut);
+    free(text);
+    return t;
+}
+
 static int qm_run_method(const eval_opts *o, const eval_method *e, const ei_model *m, const meeting *mts, const qm_sample *ss, int n,
                       const char *options) {
     static const char *const ident[] = {"data_sha256", NULL};
@@ -345,24 +355,31 @@ static int qm_run_method(const eval_opts *o, const eval_method *e, const ei_mode
     int rc = eval_run_open(&r, o, e, m, options, ident, qm_summary);
     for (int i = 0; !rc && i < n; i++) eval_run_expect(&r, ss[i].key);
     const int max_new = o->max_new > 0 ? o->max_new : r.profile.max_new_tokens;
+    /* prompts are built one query ahead: queries of one meeting share the transcript, which the
+     * harness then prefills once (eval_next_prompt) */
+    int32_t *toks = NULL, *next_toks = NULL;
+    int64_t nt = 0, cut = 0, next_nt = 0, next_cut = 0;
     for (int i = 0; !rc && i < n; i++) {
         const qm_sample *s = &ss[i];
         if (eval_run_has(&r, s->key)) continue;
         eval_progress(&r, s->key);
         const double t0 = ei_time_s();
-        char *text = prompt_of(&mts[s->meeting], s);
-        int64_t nt = 0, cut = 0;
-        int32_t *toks = text ? eval_tokens(&r, text, 1, e->full ? eval_full_budget(&r, max_new) : 0, &nt, &cut) : NULL;
+        int next = i + 1;
+        while (next < n && eval_run_has(&r, ss[next].key)) next++;
+        if (!toks && !(toks = qm_tokens(&r, e, &mts[s->meeting], s, max_new, &nt, &cut))) { rc = -1; break; }
+        if (next < n && !(next_toks = qm_tokens(&r, e, &mts[ss[next].meeting], &ss[next], max_new, &next_nt, &next_cut))) { rc = -1; break; }
+        eval_next_prompt(&r, next_toks, next_nt);
         int gen = 0;
-        char *pred = toks ? eval_generate(&r, toks, nt, max_new, -1, &gen) : NULL;
-        if (!text) eval_err("out of memory");
-        free(text), free(toks);
+        char *pred = eval_generate(&r, toks, nt, max_new, -1, &gen);
+        free(toks);
+        toks = NULL;
         if (!pred) { rc = -1; break; }
         const double rg[3] = {metric_rouge_n(pred, s->answer, 1), metric_rouge_n(pred, s->answer, 2), metric_rouge_l(pred, s->answer)};
         json_out f = {0};
         jo_raw(&f, "{\"key\": "), jo_str(&f, s->key), jo_raw(&f, ", \"meeting\": "), jo_str(&f, mts[s->meeting].name);
         jo_raw(&f, ", \"type\": "), jo_str(&f, s->type), jo_raw(&f, ", \"prompt_tokens\": "), jo_int(&f, nt);
-        jo_raw(&f, ", \"truncated\": "), jo_int(&f, cut), jo_raw(&f, ", \"generated_tokens\": "), jo_int(&f, gen);
+        jo_raw(&f, ", \"truncated\": "), jo_int(&f, cut), jo_raw(&f, ", \"prefix_reused\": "), jo_int(&f, r.reused);
+        jo_raw(&f, ", \"generated_tokens\": "), jo_int(&f, gen);
         jo_raw(&f, ", \"seconds\": "), jo_num(&f, ei_time_s() - t0), jo_raw(&f, ",\n   \"query\": "), jo_str(&f, s->query);
         jo_raw(&f, ",\n   \"prediction\": "), jo_str(&f, pred), jo_raw(&f, ",\n   \"answer\": "), jo_str(&f, s->answer);
         for (int k = 0; k < 3; k++) jo_raw(&f, ", \""), jo_raw(&f, rouge_keys[k]), jo_raw(&f, "\": "), jo_num(&f, rg[k]);
@@ -371,7 +388,9 @@ static int qm_run_method(const eval_opts *o, const eval_method *e, const ei_mode
         if (isnan(rg[0]) || isnan(rg[1]) || isnan(rg[2]) || f.failed) eval_err("%s: out of memory", s->key), rc = -1;
         else rc = eval_run_add(&r, f.buf);
         free(f.buf);
+        toks = next_toks, nt = next_nt, cut = next_cut, next_toks = NULL;
     }
+    free(toks), free(next_toks);
     return eval_run_end(&r, rc);
 }
 

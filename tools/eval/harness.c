@@ -255,6 +255,7 @@ void eval_run_close(eval_run *r) {
     for (int i = 0; i < r->n_samples; i++) json_free(r->samples[i]);
     free(r->samples);
     free(r->chat_pre);
+    free(r->state), free(r->state_toks);
     memset(r, 0, sizeof *r);
 }
 
@@ -379,10 +380,47 @@ out:
     return all;
 }
 
+/* After each chunk of a prefill: the progress line, and the state saved at the last chunk boundary
+ * up to save_upto, with the tokens it has read. */
 static void prefill_progress(void *user, int64_t done, int64_t total) {
-    const eval_run *r = user;
+    eval_run *r = user;
     if (r->tty && total > 4096)
         fprintf(stderr, "\r\033[K[%s %s] prefill %lld/%lld", r->o->bench, r->method.name, (long long)done, (long long)total);
+    const int64_t pos = r->cur_base + done;
+    /* chunks are at most profile.chunk long: only the last boundary or two before save_upto copy */
+    if (pos > r->save_upto || pos <= r->save_upto - r->profile.chunk || pos <= r->state_n) return;
+    r->state_n = 0; /* invalid until both copies are made */
+    if (pos > r->state_cap) {
+        int32_t *t = realloc(r->state_toks, (size_t)pos * sizeof *t);
+        if (!t) return;
+        r->state_toks = t, r->state_cap = pos;
+    }
+    if (ei_session_state_save(r->s, r->state, r->state_size)) return;
+    memcpy(r->state_toks, r->cur, (size_t)pos * sizeof *r->cur);
+    r->state_n = pos;
+}
+
+void eval_next_prompt(eval_run *r, const int32_t *toks, int64_t n) { r->next = toks, r->next_n = toks ? n : 0; }
+
+/* Starts a prompt's prefill from the saved state when it holds a prefix of the prompt (else from an
+ * empty session), and decides whether to save a state for the next prompt. Returns the tokens
+ * already in the session. */
+static int64_t prefill_start(eval_run *r, const int32_t *toks, int64_t n) {
+    int64_t start = 0;
+    if (r->state_n > 0 && r->state_n < n && !memcmp(r->state_toks, toks, (size_t)r->state_n * sizeof *toks) &&
+        !ei_session_state_load(r->s, r->state, r->state_size))
+        start = r->state_n;
+    else ei_session_reset(r->s), r->state_n = 0; /* a state of another prefix is of no more use */
+    int64_t share = 0;
+    while (share < n && share < r->next_n && toks[share] == r->next[share]) share++;
+    r->save_upto = !r->o->no_reuse && share - start >= r->profile.chunk ? share : 0;
+    if (r->save_upto && !r->state) {
+        r->state_size = ei_session_state_size(r->s);
+        if (!(r->state = malloc(r->state_size))) r->save_upto = 0; /* no reuse, nothing else lost */
+    }
+    r->cur = toks, r->cur_base = start, r->reused = start;
+    r->next = NULL, r->next_n = 0; /* the hint serves one prompt */
+    return start;
 }
 
 /* Appends k bytes to a growing NUL-terminated string. */
@@ -400,9 +438,11 @@ static int append(char **s, size_t *len, size_t *cap, const char *piece, size_t 
 }
 
 char *eval_generate(eval_run *r, const int32_t *toks, int64_t n, int max_new, int32_t stop_token, int *n_generated) {
-    ei_session_reset(r->s);
     *n_generated = 0;
-    if (ei_session_eval(r->s, toks, n, NULL, prefill_progress, r)) { eval_err("prefill: %s", ei_last_error()); return NULL; }
+    const int64_t start = prefill_start(r, toks, n);
+    const int bad = ei_session_eval(r->s, toks + start, n - start, NULL, prefill_progress, r);
+    r->save_upto = 0;
+    if (bad) { eval_err("prefill: %s", ei_last_error()); return NULL; }
     const int n_vocab = ei_model_get_info(r->m)->n_vocab;
     ei_text_stream *ts = ei_text_stream_new(r->m, 0);
     size_t cap = 256, len = 0;

@@ -22,6 +22,7 @@ typedef struct {
     int profile_named;    /* --profile given: the profile must fit as it is (as in `edgeinf run`) */
     int threads, limit, keys, overwrite, max_new;
     int count_only;       /* longbench --count-only: tokenize and count, run nothing */
+    int no_reuse;         /* --no-reuse: every prompt prefilled from an empty session */
     int chunk, sink, window; /* profile overrides; -1: the profile's own */
     int64_t max_tokens;
     uint64_t seed;
@@ -76,6 +77,16 @@ typedef struct {
     int requested, requested_done, done_now;
     double t0, wall_before, first_sample_t;
     int tty;
+    /* prefix reuse (eval_generate): one saved session state and the prompt tokens it has read */
+    void *state;
+    size_t state_size;
+    int32_t *state_toks;
+    int64_t state_n, state_cap;
+    const int32_t *next;        /* the prompt the driver will ask for next (eval_next_prompt) */
+    int64_t next_n;
+    const int32_t *cur;         /* during a prefill: the prompt, tokens in the session before the */
+    int64_t cur_base, save_upto; /* call, and where to save (the last chunk boundary <= save_upto) */
+    int64_t reused;             /* tokens of the last prompt taken from the saved state */
 } eval_run;
 
 /* What a run needs to build prompts, without a session or a run file: options, method, model,
@@ -108,7 +119,15 @@ int32_t *eval_tokens(const eval_run *r, const char *text, int chat, int64_t budg
 /* The budget for a full-attention prompt: trained context minus the tokens to generate. */
 int64_t eval_full_budget(const eval_run *r, int max_new);
 
-/* Greedy generation after prompt tokens (session reset first). The first token is never an
+/* The prompt the next eval_generate will get (tokens kept by the caller until then), or NULL. Where
+ * the current prompt and that one part (if past a chunk beyond what is already saved), the session
+ * state is saved during the current prefill, and the next prompt starts from it: a shared prefix
+ * (one transcript, several queries; one haystack, several needles) is evaluated once. The state is
+ * saved and loaded at the prefill's own chunk boundaries, so every number is the same as without. */
+void eval_next_prompt(eval_run *r, const int32_t *toks, int64_t n);
+
+/* Greedy generation after prompt tokens (session reset first, or the saved state loaded when it
+ * holds a prefix of the prompt; r->reused tells how many tokens that spared). The first token is never an
  * end-of-generation or stop token (LongBench's min_length = prompt + 1); then it stops at either,
  * or after max_new tokens. stop_token < 0: none. Returns malloc'd text or NULL (message printed). */
 char *eval_generate(eval_run *r, const int32_t *toks, int64_t n, int max_new, int32_t stop_token, int *n_generated);

@@ -102,6 +102,7 @@ int eval_parse_opts(int argc, char **argv, eval_opts *o, const char *default_pro
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--overwrite")) { o->overwrite = 1; continue; }
+        if (!strcmp(a, "--no-reuse")) { o->no_reuse = 1; continue; }
         int switch_ok = 0; /* a benchmark's own switches (no value) */
         for (int k = 0; flags && flags[k]; k++) switch_ok |= !strcmp(a, flags[k]) && !strcmp(a, "--count-only");
         if (switch_ok) { o->count_only = 1; continue; }
