@@ -129,19 +129,23 @@ d = json.load(open(f"{sys.argv[1]}/needle-streaming.json"))
 assert d["complete"] and len(d["samples"]) == 2 and len(d["options"]["essays_sha256"]) == 64
 assert all(s["answer"] and s["depth"] == 50 for s in d["samples"]), d["samples"]
 PY
-# prefix reuse: needles at one depth share the haystack before them; the saved state must give the
-# same predictions as prefilling every prompt from scratch (--no-reuse)
+# prefix reuse: passkey cells share the filler, needles the haystack before them; the saved state
+# must give the same predictions as prefilling every prompt from scratch (--no-reuse)
 for mode in reuse no-reuse; do
   flag=""; [ $mode = no-reuse ] && flag=--no-reuse
-  ok_if "eval needle: $mode run" $bin eval needle -m "$m" -t 1 --lengths 400 --depths 50,100 --keys 2 \
-    --method full,streaming,h2o,const0.3 $flag --out-dir "$tmp/$mode"
+  for bench in needle passkey; do
+    ok_if "eval $bench: $mode run" $bin eval $bench -m "$m" -t 1 --lengths 400 --depths 50,100 --keys 2 \
+      --method full,streaming,h2o,const0.3 $flag --out-dir "$tmp/$mode"
+  done
 done
-ok_if "eval needle: a reused prefix gives the same predictions as none" py "$tmp" <<'PY'
+ok_if "eval needle, passkey: a reused prefix gives the same predictions as none" py "$tmp" <<'PY'
 import json, sys
-for m in ("full", "streaming", "h2o", "const0.3"):
-    a, b = (json.load(open(f"{sys.argv[1]}/{d}/needle-{m}.json"))["samples"] for d in ("reuse", "no-reuse"))
-    assert [s["prediction"] for s in a] == [s["prediction"] for s in b], m
-    assert any(s["prefix_reused"] > 0 for s in a) and all(s["prefix_reused"] == 0 for s in b), (m, [s["prefix_reused"] for s in a])
+for bench in ("needle", "passkey"):
+    for m in ("full", "streaming", "h2o", "const0.3"):
+        a, b = (json.load(open(f"{sys.argv[1]}/{d}/{bench}-{m}.json"))["samples"] for d in ("reuse", "no-reuse"))
+        assert [s["prediction"] for s in a] == [s["prediction"] for s in b], (bench, m)
+        assert any(s["prefix_reused"] > 0 for s in a), (bench, m, [s["prefix_reused"] for s in a])
+        assert all(s["prefix_reused"] == 0 for s in b), (bench, m)
 PY
 ok_if "eval ppl: bands over 1200 tokens" \
   $bin eval ppl -m "$m" -t 1 --corpus wikitext --max-tokens 1200 --bands 256,512 --method full,closed,streaming --out-dir "$tmp/runs"

@@ -102,7 +102,7 @@ static int cell_prompt(eval_run *r, const eval_opts *o, const eval_method *e, co
 
 static int grid_method(const eval_opts *o, const eval_method *e, const ei_model *m, int needle, const int64_t *lengths, int nl,
                        const int64_t *depths, int nd, const char *hay, size_t hay_len, const char *options) {
-    static const char *const ident[] = {"seed", "essays_sha256", NULL};
+    static const char *const ident[] = {"seed", "essays_sha256", "filler", NULL};
     const int max_new = needle ? 48 : 16;
     eval_run r;
     int rc = eval_run_open(&r, o, e, m, options, ident, grid_summary);
@@ -178,7 +178,7 @@ int eval_passkey(int argc, char **argv, int needle) {
         jo_raw(&opt, ", \"max_new\": "), jo_int(&opt, needle ? 48 : 16);
         jo_raw(&opt, ", \"essays\": ");
         if (needle) jo_str(&opt, essays), jo_raw(&opt, ", \"essays_sha256\": "), jo_str(&opt, sha);
-        else jo_raw(&opt, "null, \"essays_sha256\": null");
+        else jo_raw(&opt, "null, \"essays_sha256\": null, \"filler\": \"shared\""); /* one filler stream for all cells */
         jo_raw(&opt, "}");
         rc = opt.failed ? (eval_err("out of memory"), 2) : 0;
         for (int k = 0; k < nm && !rc; k++) rc = grid_method(&o, &methods[k], m, needle, lengths, nl, depths, nd, hay, hay_len, opt.buf) ? 1 : 0;

@@ -272,6 +272,8 @@ static int check_args(const ei_model *m, int64_t target, int depth, char *err, s
     return 0;
 }
 
+#define PASSKEY_FILLER_SEED 0x5EED0F111E2ull /* the filler's sentence order (any fixed value) */
+
 /* Mixes the cell into the seed so that a caller reusing one seed across cells still varies. */
 static uint64_t cell_rng(uint64_t seed, int64_t target, int depth) {
     uint64_t s = seed ^ ((uint64_t)target * 0xD6E8FEB86659FD93ull) ^ ((uint64_t)depth * 0xA0761D6478BD642Full);
@@ -285,6 +287,10 @@ char *synth_passkey(const ei_model *m, int64_t target_tokens, int depth_pct, uin
     uint64_t rng = cell_rng(seed, target_tokens, depth_pct);
     char key[16], insert[96];
     snprintf(key, sizeof key, "%05u", (unsigned)(10000 + splitmix(&rng) % 90000));
+    /* one filler stream for every cell, as in the original test's repeated filler: prompts differ
+     * only in the key, where it sits and where the filler is cut, so a prompt's beginning is
+     * shared with the other cells' (and prefilled once by the harness) */
+    uint64_t filler_rng = PASSKEY_FILLER_SEED;
     snprintf(insert, sizeof insert, "Note this carefully: the pass key is %s.", key);
     layout l = {.m = m,
                 .prefix = "Somewhere in the long text below there is a pass key, a number you will need later. "
@@ -292,7 +298,7 @@ char *synth_passkey(const ei_model *m, int64_t target_tokens, int depth_pct, uin
                 .insert = insert,
                 .suffix = "\n\nWhat is the pass key given in the text above? Reply with the five-digit number only.",
                 .depth = depth_pct,
-                .rng = rng,
+                .rng = filler_rng,
                 .last = N_FILLER,
                 .err = err,
                 .err_cap = err_cap};

@@ -10,8 +10,9 @@
 #include "edgeinf.h"
 
 /* Passkey prompt: project-written filler with a sentence stating a random 5-digit pass key at depth_pct percent
-   of the filler, then the question; about target_tokens tokens with the model's tokenizer (raw text). key_out
-   receives the key as text. Returns malloc'd NUL-terminated text, or NULL with a one-line message in err. */
+   of the filler, then the question; about target_tokens tokens with the model's tokenizer (raw text). The filler
+   is one fixed stream of sentences for every cell (the key and its place vary, from seed, target and depth), so
+   prompts begin alike. key_out receives the key as text. Returns malloc'd NUL-terminated text, or NULL with a one-line message in err. */
 char *synth_passkey(const ei_model *m, int64_t target_tokens, int depth_pct, uint64_t seed, char key_out[16], char *err,
                     size_t err_cap);
 
