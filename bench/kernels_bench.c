@@ -101,7 +101,7 @@ static double run_attn(const ei_kernels *k, int what, int n, int nq, int hd, con
             else if (what == 1) k->attn_values_f16(KV, ks, n, P, (size_t)n, nq, hd, O, (size_t)hd);
             else
                 for (int r = 0; r < nq; r++) {
-                    memcpy(P + (size_t)r * n, P + (size_t)nq * n, sizeof *P * (size_t)n); /* the same raw row each time */
+                    memcpy(P + (size_t)r * n, P + (size_t)(nq > 3 ? nq : 3) * n, sizeof *P * (size_t)n); /* the same raw row each time */
                     k->softmax(P + (size_t)r * n, n);
                 }
         }
@@ -116,14 +116,15 @@ static int attn_bench(const char *const *isas, int n_isa, int nq) {
     const int n = 2432, hd = 64, G = 3;
     const size_t ks = (size_t)G * hd;
     ei_fp16 *KV = malloc(sizeof *KV * ks * (size_t)n);
-    float *P = malloc(sizeof *P * (size_t)(nq + 1) * n), *O = malloc(sizeof *O * (size_t)nq * hd);
+    const int rows = nq > 3 ? nq : 3; /* the decode case scores 3 rows */
+    float *P = malloc(sizeof *P * (size_t)(rows + 1) * n), *O = malloc(sizeof *O * (size_t)rows * hd);
     if (!KV || !P || !O) {
         fprintf(stderr, "out of memory\n");
         return 1;
     }
     for (size_t i = 0; i < ks * (size_t)n; i++) KV[i] = ei_fp32_to_fp16(frand());
-    for (int i = 0; i < nq * hd; i++) O[i] = frand();
-    for (int i = 0; i < (nq + 1) * n; i++) P[i] = frand() / (float)n;
+    for (int i = 0; i < rows * hd; i++) O[i] = frand();
+    for (int i = 0; i < (rows + 1) * n; i++) P[i] = frand() / (float)n;
     printf("%-7s %-24s %6s %4s %4s | %10s %8s\n", "isa", "kernel", "keys", "rows", "hd", "us/call", "GFLOP/s");
     static const char *const names[] = {"attn_block_scores_f16", "attn_values_f16", "softmax rows", "attn_scores_f16 (decode)"};
     for (int ii = 0; ii < n_isa; ii++) {
@@ -134,9 +135,9 @@ static int attn_bench(const char *const *isas, int n_isa, int nq) {
         }
         for (int what = 0; what < 4; what++) {
             const double us = run_attn(k, what, n, nq, hd, KV, ks, P, O);
-            const int rows = what == 3 ? 3 : nq; /* decode: one token's 3 query heads */
-            const double flop = what == 2 ? 0 : 2.0 * n * rows * hd;
-            printf("%-7s %-24s %6d %4d %4d | %10.1f %8.1f\n", k->isa, names[what], n, rows, hd, us, flop / us * 1e-3);
+            const int nr = what == 3 ? 3 : nq; /* decode: one token's 3 query heads */
+            const double flop = what == 2 ? 0 : 2.0 * n * nr * hd;
+            printf("%-7s %-24s %6d %4d %4d | %10.1f %8.1f\n", k->isa, names[what], n, nr, hd, us, flop / us * 1e-3);
             fflush(stdout);
         }
     }
@@ -146,19 +147,23 @@ static int attn_bench(const char *const *isas, int n_isa, int nq) {
 
 int main(int argc, char **argv) {
     const char *isas[8];
-    int n_isa = 0, Tp = 128, quick = 0, attn = 0;
+    int n_isa = 0, Tp = 128, quick = 0, attn = 0, rows = 24;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-t") && i + 1 < argc) Tp = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-q")) quick = 1;
-        else if (!strcmp(argv[i], "--attn")) attn = 24;
-        else if (!strcmp(argv[i], "--rows") && i + 1 < argc) attn = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--attn")) attn = 1;
+        else if (!strcmp(argv[i], "--rows") && i + 1 < argc) attn = 1, rows = atoi(argv[++i]);
         else if (n_isa < 8) isas[n_isa++] = argv[i];
     }
     if (!n_isa) {
         static const char *all[] = {"scalar", "avx2", "avx512"};
         for (int i = 0; i < 3; i++) isas[n_isa++] = all[i];
     }
-    if (attn) return attn_bench(isas, n_isa, attn);
+    if (attn && (rows < 1 || rows > 4096)) {
+        fprintf(stderr, "kernels_bench: --rows must be 1..4096\n");
+        return 2;
+    }
+    if (attn) return attn_bench(isas, n_isa, rows);
     const int wtypes[] = {EI_Q4_1, EI_Q8_0, EI_Q4_0, EI_F16, EI_F32, EI_BF16};
     const int n_wt = quick ? 2 : 6;
     char tl[32];

@@ -27,10 +27,11 @@ for path in sorted(glob.glob(os.path.join(folder, "*-*.json"))):
         continue
     tokens = sum(s["prompt_tokens"] - s.get("prefix_reused", 0) for s in ss)
     seconds = sum(s["seconds"] for s in ss)
-    short = min(ss, key=lambda s: s["prompt_tokens"])
+    short = min(ss, key=lambda s: s["prompt_tokens"] - s.get("prefix_reused", 0))
+    short_n = short["prompt_tokens"] - short.get("prefix_reused", 0)
     line = (f"{os.path.basename(path):28s} {len(ss):3d} samples  {seconds / 60:6.1f} min summed, wall {d['wall_s'] / 60:6.1f}  "
-            f"{tokens:8d} prompt tokens  {tokens / seconds:6.1f} tok/s  "
-            f"shortest {short['prompt_tokens']} tokens at {short['prompt_tokens'] / short['seconds']:.0f} tok/s")
+            f"{tokens:8d} prompt tokens prefilled  {tokens / seconds:6.1f} tok/s  "
+            f"shortest {short_n} tokens at {short_n / short['seconds']:.0f} tok/s")
     if d["bench"] == "longbench":
         first = {}
         for s in d["samples"]:

@@ -174,8 +174,10 @@ int ei_session_state_load(ei_session *s, const void *buf, size_t size) {
     if (!buf || size < sizeof h) return ei_set_error("session state: %zu bytes, not a saved state", size);
     memcpy(&h, buf, sizeof h);
     if (h.magic != EI_STATE_MAGIC) return ei_set_error("session state: not a saved state (bad magic)");
-    if (h.id != s->id || h.arena_bytes != s->plan.total || size < ei_session_state_size(s))
+    if (h.id != s->id || h.arena_bytes != s->plan.total)
         return ei_set_error("session state: saved by another session (a state goes back only where it came from)");
+    if (size < ei_session_state_size(s))
+        return ei_set_error("session state: %zu bytes, %zu needed", size, ei_session_state_size(s));
     memcpy(s->arena, (const uint8_t *)buf + sizeof h, s->plan.total);
     s->n_stream = h.n_stream, s->ring_pos0 = h.ring_pos0, s->n_memory = h.n_memory;
     s->n_calls = h.n_calls, s->n_rows = h.n_rows, s->n_pad_rows = h.n_pad_rows;

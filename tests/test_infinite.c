@@ -393,10 +393,13 @@ static void test_state_snapshot(void) {
     while (n < N) {
         int32_t piece[128];
         const int k = (int)ei_tokenize(m, text, strlen(text), 0, 0, piece, 128);
+        CHECK(k > 0, "tokenize: %s", ei_last_error());
+        if (k <= 0) break;
         for (int i = 0; i < k && n < N; i++) toks[n++] = piece[i];
     }
     const int V = ei_model_get_info(m)->n_vocab;
     float *want = malloc(sizeof *want * (size_t)V);
+    CHECK(want != NULL, "out of memory");
     for (int mode = 0; mode < 3 && want; mode++) {
         ei_profile pr;
         ei_profile_builtin("chat", &pr);
@@ -407,7 +410,8 @@ static void test_state_snapshot(void) {
         ei_session *s = ei_session_new(m, &p), *other = ei_session_new(m, &p);
         snap_ctx c = {s, 300, -1, NULL, s ? ei_session_state_size(s) : 0};
         c.buf = malloc(c.size);
-        int gen[2][GEN], ok = s && other && c.buf;
+        int gen[2][GEN], ok = s && other && c.buf && n == N;
+        CHECK(ok, "mode %d: setup: %s", mode, ei_last_error());
         for (int pass = 0; pass < 2 && ok; pass++) {
             /* pass 0: the whole prompt in one call, saving on the way; pass 1: from the saved state */
             ok = pass ? ei_session_state_load(s, c.buf, c.size) == 0 &&

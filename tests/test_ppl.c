@@ -1,6 +1,6 @@
 /* Perplexity by position band (tools/eval/ppl.c) on stories260K: ppl_stream's NLL sum must equal a
  * token-by-token evaluation of the same kind of session with an independent log-softmax (long
- * double, no max subtraction), for full attention and for the EdgeInfinite path past its window;
+ * double, no max subtraction) to 2e-5 relative (the two paths use different score kernels), for full attention and for the EdgeInfinite path past its window;
  * band token counts must add up to n - 1; errors come back as -1 with a message. */
 #include <math.h>
 #include <stdio.h>
@@ -75,7 +75,9 @@ static void test_against_reference(const ei_model *m, const int32_t *t, int n, i
     const double rel = fabs(got - want) / fabs(want);
     printf("  NLL sum %.9f vs %.9f token by token (relative %.1e), ppl %.3f; %.0f ms\n", got, want, rel, exp(got / (n - 1)),
            1e3 * (t1 - t0));
-    CHECK(rel < 1e-6, "relative difference %.3e", rel);
+    /* the chunked prefill scores keys with the block kernel, one token at a time with the decode
+     * kernel: their sums are rounded in different orders (about 1e-6 relative per logit here) */
+    CHECK(rel < 2e-5, "relative difference %.3e", rel);
     for (int b = 0; b < 3; b++) {
         const double ppl = exp(bands[b].nll_sum / (double)bands[b].tokens);
         CHECK(ppl > 1 && ppl < 512, "band %d perplexity %g outside (1, vocabulary)", b, ppl);

@@ -413,6 +413,8 @@ static int64_t prefill_start(eval_run *r, const int32_t *toks, int64_t n) {
     else ei_session_reset(r->s), r->state_n = 0; /* a state of another prefix is of no more use */
     int64_t share = 0;
     while (share < n && share < r->next_n && toks[share] == r->next[share]) share++;
+    /* never at the prompt's own end: its last chunk may be short there, where the next prompt's is not */
+    if (share > n - 1) share = n - 1;
     r->save_upto = !r->o->no_reuse && share - start >= r->profile.chunk ? share : 0;
     if (r->save_upto && !r->state) {
         r->state_size = ei_session_state_size(r->s);
