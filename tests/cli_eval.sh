@@ -86,7 +86,7 @@ else echo "FAIL eval longbench: resume"; cat "$tmp/err"; fi
 # killed run: kill -9 once the first sample is saved, then finish it
 $bin eval longbench -m "$m" -t 1 --data "$d" --method closed --out-dir "$tmp/kill" > /dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do
+for _ in $(seq 1 2400); do # up to 2 min: the tests run side by side
   [ -f "$tmp/kill/longbench-closed.json" ] && break
   sleep 0.05
 done
