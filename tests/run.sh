@@ -26,8 +26,18 @@ run_one() {
   echo $((SECONDS - start)) > "$work/$1.s"
 }
 
-running=0
+# the slowest tests start first so that the cores stay busy to the end; logs keep the name order
+slow_first="test_parity test_plan test_infinite"
+order=()
+for name in $slow_first; do
+  for i in "${!tests[@]}"; do [ "${tests[$i]##*/}" = "$name" ] && order+=("$i"); done
+done
 for i in "${!tests[@]}"; do
+  case " $slow_first " in *" ${tests[$i]##*/} "*) ;; *) order+=("$i") ;; esac
+done
+
+running=0
+for i in "${order[@]}"; do
   if [ "$running" -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
   run_one "$i" "${tests[$i]}" &
   running=$((running + 1))
