@@ -413,17 +413,8 @@ static void store_kv(ei_session *s, int layer, int T, const key_layout *kl) {
         size_t off = ((size_t)layer * n_slots + (size_t)slot) * KVD;
         if (s->hh_score) /* H2O: a new token has received no attention yet */
             for (int g = 0; g < in->n_head_kv; g++) s->hh_score[((size_t)layer * in->n_head_kv + g) * n_slots + slot] = 0.0f;
-        const float *kt = s->k_new + (size_t)t * KVD, *vt = s->v_new + (size_t)t * KVD;
-        if (s->p.kv_type == EI_KV_F16) {
-            ei_fp16 *kd = (ei_fp16 *)s->k_cache + off, *vd = (ei_fp16 *)s->v_cache + off;
-            for (int i = 0; i < KVD; i++) {
-                kd[i] = ei_fp32_to_fp16(kt[i]);
-                vd[i] = ei_fp32_to_fp16(vt[i]);
-            }
-        } else {
-            memcpy((float *)s->k_cache + off, kt, (size_t)KVD * sizeof(float));
-            memcpy((float *)s->v_cache + off, vt, (size_t)KVD * sizeof(float));
-        }
+        ei_cache_store(s, s->k_cache, off, s->k_new + (size_t)t * KVD, KVD);
+        ei_cache_store(s, s->v_cache, off, s->v_new + (size_t)t * KVD, KVD);
     }
 }
 
@@ -553,15 +544,8 @@ static void compress_task(void *ctx, int ith, int nth) {
         for (int t = 0; t < n; t++) {
             int slot = S + (s->ring_start + t) % cap;
             size_t off = ((size_t)l * n_slots + (size_t)slot) * KVD + (size_t)g * hd;
-            for (int i = 0; i < hd; i++) {
-                if (s->p.kv_type == EI_KV_F16) {
-                    kpre[(size_t)t * hd + i] = ei_fp16_to_fp32(((const ei_fp16 *)s->k_cache)[off + i]);
-                    val[(size_t)t * hd + i] = ei_fp16_to_fp32(((const ei_fp16 *)s->v_cache)[off + i]);
-                } else {
-                    kpre[(size_t)t * hd + i] = ((const float *)s->k_cache)[off + i];
-                    val[(size_t)t * hd + i] = ((const float *)s->v_cache)[off + i];
-                }
-            }
+            ei_cache_load(s, s->k_cache, off, kpre + (size_t)t * hd, hd);
+            ei_cache_load(s, s->v_cache, off, val + (size_t)t * hd, hd);
             ei_rope_rotate(kpre + (size_t)t * hd, 1, hd, s->rope_abs + (size_t)t * hd, in->rope_neox, -1.0f);
         }
         ei_memory_update(s->k, s->mem_M + (size_t)unit * hd * hd, s->mem_z + (size_t)unit * hd, kpre, hd, val, hd, n, hd,

@@ -51,19 +51,6 @@ static void select_evicted(ei_hh_candidate *h, int n, int n_cand, const float *s
     }
 }
 
-/* One key row (hd values at element offset off of the key cache) as floats, and back. */
-static void load_key(const ei_session *s, size_t off, float *out, int hd) {
-    for (int i = 0; i < hd; i++)
-        out[i] = s->p.kv_type == EI_KV_F16 ? ei_fp16_to_fp32(((const ei_fp16 *)s->k_cache)[off + i]) : ((const float *)s->k_cache)[off + i];
-}
-
-static void store_key(ei_session *s, size_t off, const float *in, int hd) {
-    for (int i = 0; i < hd; i++) {
-        if (s->p.kv_type == EI_KV_F16) ((ei_fp16 *)s->k_cache)[off + i] = ei_fp32_to_fp16(in[i]);
-        else ((float *)s->k_cache)[off + i] = in[i];
-    }
-}
-
 /* One (layer, KV head) unit per item. Ring index i counts from the oldest window token. A kept token
  * at index i moves to i + (n - e), e = tokens evicted before it: later tokens move less, the ones
  * after the last evicted token do not move, so walking from the newest down never overwrites a
@@ -93,9 +80,9 @@ static void evict_task(void *ctx, int ith, int nth) {
             const int from = S + (s->ring_start + i) % cap, to = S + (s->ring_start + i + shift) % cap;
             const size_t off_from = ((size_t)l * n_slots + from) * KVD + (size_t)g * hd;
             const size_t off_to = ((size_t)l * n_slots + to) * KVD + (size_t)g * hd;
-            load_key(s, off_from, key, hd);
+            ei_cache_load(s, s->k_cache, off_from, key, hd);
             ei_rope_rotate(key, 1, hd, s->hh_rope + (size_t)shift * hd, in->rope_neox, 1.0f);
-            store_key(s, off_to, key, hd);
+            ei_cache_store(s, s->k_cache, off_to, key, hd);
             memcpy((uint8_t *)s->v_cache + off_to * s->kv_elem, (const uint8_t *)s->v_cache + off_from * s->kv_elem,
                    (size_t)hd * s->kv_elem);
             score[to] = score[from];

@@ -185,6 +185,18 @@ int ei_session_state_load(ei_session *s, const void *buf, size_t size) {
     return 0;
 }
 
+void ei_cache_load(const ei_session *s, const void *cache, size_t off, float *out, int n) {
+    if (s->p.kv_type == EI_KV_F16)
+        for (int i = 0; i < n; i++) out[i] = ei_fp16_to_fp32(((const ei_fp16 *)cache)[off + i]);
+    else memcpy(out, (const float *)cache + off, (size_t)n * sizeof *out);
+}
+
+void ei_cache_store(const ei_session *s, void *cache, size_t off, const float *in, int n) {
+    if (s->p.kv_type == EI_KV_F16)
+        for (int i = 0; i < n; i++) ((ei_fp16 *)cache)[off + i] = ei_fp32_to_fp16(in[i]);
+    else memcpy((float *)cache + off, in, (size_t)n * sizeof *in);
+}
+
 int ei_session_n_past(const ei_session *s) { return (int)(s->n_stream < INT32_MAX ? s->n_stream : INT32_MAX); }
 size_t ei_session_arena_bytes(const ei_session *s) { return s->plan.total; }
 const float *ei_session_logits(const ei_session *s) { return s->logits; }

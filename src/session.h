@@ -56,6 +56,11 @@ void ei_compress(ei_session *s, int n);
  * (none of the n_recent newest) and compacts the rest, re-rotated to contiguous positions. */
 void ei_evict_heavy_hitters(ei_session *s, int n);
 
+/* A row of n cache values at element offset off of the key or value cache, as floats and back: the
+ * one place that knows the cache element type (f16 or f32). */
+void ei_cache_load(const ei_session *s, const void *cache, size_t off, float *out, int n);
+void ei_cache_store(const ei_session *s, void *cache, size_t off, const float *in, int n);
+
 /* RoPE helpers shared by forward.c and h2o.c: rotate each of n_heads heads of v by one table row
  * (cos then sin, hd/2 each; sign -1: inverse), and the table rows for positions pos0..pos0+n-1
  * (moved down by shift at or past sink). */
