@@ -17,10 +17,9 @@
 #include "check.h"
 #include "edgeinf.h"
 #include "model.h"
+#include "tiny_model.h"
 #include "types.h"
 
-#define CKPT "../shared/models/stories260K/stories260K.bin"
-#define TOK "../shared/models/stories260K/tok512.bin"
 #define SMOL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 /* ------------------------------------------------------------ naive model */
@@ -444,17 +443,13 @@ static void test_state_snapshot(void) {
 }
 
 int main(void) {
-    if (access(CKPT, R_OK) || access(TOK, R_OK)) {
+    if (!tiny_model_present()) {
         SKIP("infinite path vs naive reference", "../shared/models/stories260K is absent");
     } else {
-        char gguf[] = "/tmp/ei_infinite_XXXXXX";
-        int fd = mkstemp(gguf);
-        if (fd >= 0) close(fd);
-        ei_model *m = fd >= 0 && ei_convert_llama2c(CKPT, TOK, gguf) == 0 ? ei_model_load(gguf) : NULL;
+        ei_model *m = tiny_model_load();
         if (!m) printf("FAIL stories260K for the naive reference: %s\n", ei_last_error()), check_total_failed++;
         else test_naive(m);
         ei_model_free(m);
-        unlink(gguf);
     }
     test_fits_window();
     test_state_snapshot();

@@ -11,10 +11,9 @@
 
 #include "check.h"
 #include "edgeinf.h"
+#include "tiny_model.h"
 
 #define SMOL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
-#define CKPT "../shared/models/stories260K/stories260K.bin"
-#define TOK "../shared/models/stories260K/tok512.bin"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define EI_ASAN 1
@@ -197,14 +196,8 @@ int main(void) {
     SKIP("plan: allocation counting", "the allocator belongs to AddressSanitizer in this build");
 #endif
     ei_model *m = NULL;
-    char gguf[] = "/tmp/ei_plan_XXXXXX";
-    int made = 0;
     if (!access(SMOL, R_OK)) m = ei_model_load(SMOL);
-    else if (!access(CKPT, R_OK) && !access(TOK, R_OK)) {
-        int fd = mkstemp(gguf);
-        if (fd >= 0) close(fd), made = 1;
-        if (made && ei_convert_llama2c(CKPT, TOK, gguf) == 0) m = ei_model_load(gguf);
-    }
+    else if (tiny_model_present()) m = tiny_model_load();
     if (!m) {
         SKIP("plan: sessions", "no model (make model, or ../shared/models/stories260K)");
     } else {
@@ -220,7 +213,6 @@ int main(void) {
         test_fixed_shapes(m, 1);
         ei_model_free(m);
     }
-    if (made) unlink(gguf);
     test_rss();
     CHECK_EXIT();
 }

@@ -11,9 +11,8 @@
 #include "../tools/eval/ppl.h"
 #include "check.h"
 #include "edgeinf.h"
+#include "tiny_model.h"
 
-#define CKPT "../shared/models/stories260K/stories260K.bin"
-#define TOK "../shared/models/stories260K/tok512.bin"
 #define N_TOKENS 300
 
 static const char story[] =
@@ -119,15 +118,11 @@ static void test_bands_and_errors(const ei_model *m, const int32_t *t, int n) {
 }
 
 int main(void) {
-    if (access(CKPT, R_OK) || access(TOK, R_OK)) {
+    if (!tiny_model_present()) {
         SKIP("ppl_stream", "../shared/models/stories260K is absent");
         CHECK_EXIT();
     }
-    char gguf[] = "/tmp/ei_ppl_XXXXXX";
-    int fd = mkstemp(gguf);
-    if (fd >= 0) close(fd);
-    ei_model *m = fd >= 0 && ei_convert_llama2c(CKPT, TOK, gguf) == 0 ? ei_model_load(gguf) : NULL;
-    if (fd >= 0) unlink(gguf);
+    ei_model *m = tiny_model_load();
     if (!m) {
         printf("FAIL stories260K GGUF: %s\n", ei_last_error());
         return 1;

@@ -11,9 +11,8 @@
 #include "../tools/eval/synth.h"
 #include "check.h"
 #include "edgeinf.h"
+#include "tiny_model.h"
 
-#define CKPT "../shared/models/stories260K/stories260K.bin"
-#define TOK "../shared/models/stories260K/tok512.bin"
 #define SMOL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 #define ESSAYS "../shared/data/pg_essays"
 
@@ -236,14 +235,10 @@ static void test_smol_32k(void) {
 }
 
 int main(void) {
-    if (access(CKPT, R_OK) || access(TOK, R_OK)) {
+    if (!tiny_model_present()) {
         SKIP("synth prompts", "../shared/models/stories260K is absent");
     } else {
-        char gguf[] = "/tmp/ei_synth_XXXXXX";
-        int fd = mkstemp(gguf);
-        if (fd >= 0) close(fd);
-        ei_model *m = fd >= 0 && ei_convert_llama2c(CKPT, TOK, gguf) == 0 ? ei_model_load(gguf) : NULL;
-        if (fd >= 0) unlink(gguf);
+        ei_model *m = tiny_model_load();
         if (!m) {
             printf("FAIL stories260K GGUF: %s\n", ei_last_error());
             return 1;
