@@ -74,9 +74,8 @@ def run_child(cmd, timeout=RUN_TIMEOUT_S):
                 err.read().decode("utf-8", "replace"), wall, usage.ru_maxrss / 1024.0)
 
 
-def run_edgeinf(binary, model, prompt_file, n, threads, ctx):
-    cmd = [binary, "run", "-m", model, "-f", prompt_file, "-n", str(n), "-t", str(threads),
-           "--ctx", str(ctx), "--temp", "0", "--ignore-eos"]
+def edgeinf_stats(cmd):
+    """Run an `edgeinf run` command line; its `edgeinf: stats {json}` line plus wall time and peak RSS."""
     rc, out, err, wall, maxrss = run_child(cmd)
     stats = None
     for line in err.splitlines():
@@ -84,8 +83,14 @@ def run_edgeinf(binary, model, prompt_file, n, threads, ctx):
             stats = json.loads(line[len("edgeinf: stats "):])
     if rc != 0 or stats is None:
         raise RuntimeError(f"edgeinf failed (exit {rc}): {' '.join(cmd)}\n{err[-2000:]}")
-    stats.update({"engine": "edgeinf", "wall_s": wall, "ru_maxrss_mb": maxrss})
+    stats.update({"wall_s": wall, "ru_maxrss_mb": maxrss})
     return stats
+
+
+def run_edgeinf(binary, model, prompt_file, n, threads, ctx):
+    cmd = [binary, "run", "-m", model, "-f", prompt_file, "-n", str(n), "-t", str(threads),
+           "--ctx", str(ctx), "--temp", "0", "--ignore-eos"]
+    return {**edgeinf_stats(cmd), "engine": "edgeinf"}
 
 
 def run_llamacpp(model, prompt_file, n, threads, ctx, batch, flash_attn, warmup):
@@ -245,11 +250,8 @@ def llama_cpp_version(runs):
 
 
 def sha256(path):
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 # ---------------------------------------------------------------- main

@@ -26,7 +26,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-import bench  # noqa: E402  (run_child, run_llamacpp, sha256, git_rev, cpu_name, cpu_busy_fraction)
+import bench  # noqa: E402  (run_child, edgeinf_stats, run_llamacpp, sha256, git_rev, cpu_name, cpu_busy_fraction)
 
 ESSAYS = "/work/shared/data/pg_essays"
 LENGTHS = [1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072]
@@ -87,15 +87,7 @@ def run_edgeinf(binary, model, prompt, n_gen, threads, mode, ctx):
         cmd += ["--mode", "full", "--ctx", str(ctx)]
     else:
         cmd += ["--mode", "infinite", "--profile", "summarize", "--gate-const", "0.3"]
-    rc, out, err, wall, maxrss = bench.run_child(cmd)
-    stats = None
-    for line in err.splitlines():
-        if line.startswith("edgeinf: stats "):
-            stats = json.loads(line[len("edgeinf: stats "):])
-    if rc != 0 or stats is None:
-        raise RuntimeError(f"edgeinf failed (exit {rc}): {' '.join(cmd)}\n{err[-2000:]}")
-    stats.update({"wall_s": wall, "ru_maxrss_mb": maxrss, "command": " ".join(cmd)})
-    return stats
+    return {**bench.edgeinf_stats(cmd), "command": " ".join(cmd)}
 
 
 def svg_plot(path, title, ylabel, series, lengths):

@@ -22,11 +22,8 @@ DST = os.path.join(ROOT, "models", "SmolLM2-135M-Instruct.Q8_0.gguf")
 
 
 def sha256(path):
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def gguf_file_type(path):

@@ -1,6 +1,7 @@
 /* SVG heat map and line chart (see svg.h). The document is built in memory, then written to
  * PATH.tmp.PID and renamed over PATH. */
 #include "svg.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <math.h>
@@ -43,25 +44,17 @@ static void put_text(sbuf *b, const char *t) {
     }
 }
 
-static void fail(char *err, size_t cap, const char *fmt, ...) {
-    if (!err || !cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
 static int finish(sbuf *b, const char *path, char *err, size_t err_cap) {
     put(b, "</svg>\n");
     if (b->failed) {
         free(b->s);
-        fail(err, err_cap, "%s: out of memory", path);
+        errmsg_set(err, err_cap, "%s: out of memory", path);
         return -1;
     }
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
         free(b->s);
-        fail(err, err_cap, "%s: path too long", path);
+        errmsg_set(err, err_cap, "%s: path too long", path);
         return -1;
     }
     FILE *f = fopen(tmp, "w");
@@ -70,7 +63,7 @@ static int finish(sbuf *b, const char *path, char *err, size_t err_cap) {
     ok = f && !fclose(f) && ok;
     free(b->s);
     if (!ok || rename(tmp, path)) {
-        fail(err, err_cap, "%s: cannot write (%s)", path, strerror(ok ? errno : saved));
+        errmsg_set(err, err_cap, "%s: cannot write (%s)", path, strerror(ok ? errno : saved));
         unlink(tmp);
         return -1;
     }
@@ -107,7 +100,7 @@ static int max_len(const char *const *s, int n) {
 
 int svg_heatmap(const char *path, const svg_heatmap_spec *h, char *err, size_t err_cap) {
     if (!path || !h || h->n_rows < 0 || h->n_cols < 0 || ((h->n_rows && h->n_cols) && (!h->values || !h->rows || !h->cols))) {
-        fail(err, err_cap, "svg_heatmap: bad arguments");
+        errmsg_set(err, err_cap, "svg_heatmap: bad arguments");
         return -1;
     }
     const int cw = 64, ch = 30, left = 40 + 7 * max_len(h->rows, h->n_rows), top = 78;
@@ -181,12 +174,12 @@ static double nice_step(double span) {
 
 int svg_line_chart(const char *path, const svg_line_spec *c, char *err, size_t err_cap) {
     if (!path || !c || c->n_x < 0 || c->n_series < 0 || (c->n_x && !c->x) || (c->n_series && !c->series)) {
-        fail(err, err_cap, "svg_line_chart: bad arguments");
+        errmsg_set(err, err_cap, "svg_line_chart: bad arguments");
         return -1;
     }
     for (int i = 0; i < c->n_x; i++)
         if (!isfinite(c->x[i]) || (c->log2_x && c->x[i] <= 0) || (i && c->x[i] <= c->x[i - 1])) {
-            fail(err, err_cap, "svg_line_chart: x must be finite, increasing%s", c->log2_x ? " and positive" : "");
+            errmsg_set(err, err_cap, "svg_line_chart: x must be finite, increasing%s", c->log2_x ? " and positive" : "");
             return -1;
         }
     static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};

@@ -4,8 +4,8 @@
  * by a bracketed secant search on the token count of the whole prompt. Token counts are nearly
  * linear in bytes, so a 128K-token prompt costs a handful of count-only tokenizer passes. */
 #include "synth.h"
+#include "errmsg.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,14 +69,6 @@ static uint64_t splitmix(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
-static void fail(char *err, size_t cap, const char *fmt, ...) {
-    if (!err || !cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
 static int is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
 
 typedef struct {
@@ -100,7 +92,7 @@ static int append(layout *l, const char *s, size_t n) {
         size_t cap = l->src_cap ? l->src_cap : 4096;
         while (cap < l->src_len + n + 1) cap *= 2;
         char *p = realloc(l->src, cap);
-        if (!p) { fail(l->err, l->err_cap, "out of memory (prompt source of %zu bytes)", cap); return -1; }
+        if (!p) { errmsg_set(l->err, l->err_cap, "out of memory (prompt source of %zu bytes)", cap); return -1; }
         l->src = p, l->src_cap = cap;
     }
     memcpy(l->src + l->src_len, s, n);
@@ -111,7 +103,7 @@ static int append(layout *l, const char *s, size_t n) {
 
 /* Extends the source to at least `need` bytes; it always ends with whitespace. */
 static int grow(layout *l, size_t need) {
-    if (need > MAX_SOURCE) { fail(l->err, l->err_cap, "prompt of %zu bytes is too long", need); return -1; }
+    if (need > MAX_SOURCE) { errmsg_set(l->err, l->err_cap, "prompt of %zu bytes is too long", need); return -1; }
     while (l->src_len < need) {
         if (l->hay) {
             if (append(l, l->hay, l->hay_len) || append(l, "\n\n", 2)) return -1;
@@ -166,7 +158,7 @@ static int64_t build(layout *l, size_t b) {
     const size_t np = strlen(l->prefix), ni = strlen(l->insert), ns = strlen(l->suffix), need = np + b + ni + ns + 3;
     if (need > l->buf_cap) {
         char *p = realloc(l->buf, need);
-        if (!p) { fail(l->err, l->err_cap, "out of memory (prompt of %zu bytes)", need); return -1; }
+        if (!p) { errmsg_set(l->err, l->err_cap, "out of memory (prompt of %zu bytes)", need); return -1; }
         l->buf = p, l->buf_cap = need;
     }
     const size_t at = insert_at(l, b);
@@ -184,7 +176,7 @@ static int64_t build(layout *l, size_t b) {
 
 static int64_t count(layout *l, const char *s, size_t n) {
     const int64_t t = ei_tokenize(l->m, s, n, 0, 0, NULL, 0);
-    if (t < 0) fail(l->err, l->err_cap, "tokenizer: %s", ei_last_error());
+    if (t < 0) errmsg_set(l->err, l->err_cap, "tokenizer: %s", ei_last_error());
     return t;
 }
 
@@ -200,7 +192,7 @@ static char *fit(layout *l, int64_t target) {
     const int64_t fixed = measure(l, 0);
     if (fixed < 0) return NULL;
     if (fixed > target) {
-        fail(l->err, l->err_cap, "target of %lld tokens is too small: the question and the inserted sentence alone take %lld",
+        errmsg_set(l->err, l->err_cap, "target of %lld tokens is too small: the question and the inserted sentence alone take %lld",
              (long long)target, (long long)fixed);
         return NULL;
     }
@@ -249,7 +241,7 @@ static char *fit(layout *l, int64_t target) {
     if (whole) best = whole, fbest = fwhole;
     /* whole words can leave a small remainder; anything beyond 2% means the source cannot be cut finer */
     if (llabs(fbest - target) > 8 && llabs(fbest - target) * 50 > target) {
-        fail(l->err, l->err_cap, "could not reach %lld tokens (closest: %lld)", (long long)target, (long long)fbest);
+        errmsg_set(l->err, l->err_cap, "could not reach %lld tokens (closest: %lld)", (long long)target, (long long)fbest);
         return NULL;
     }
     const int64_t n = build(l, best);
@@ -265,10 +257,10 @@ static void layout_free(layout *l) {
 }
 
 static int check_args(const ei_model *m, int64_t target, int depth, char *err, size_t cap) {
-    if (!m) { fail(err, cap, "no model"); return -1; }
-    if (target <= 0) { fail(err, cap, "target length must be positive, got %lld", (long long)target); return -1; }
-    if (target > ((int64_t)1 << 24)) { fail(err, cap, "target length %lld is beyond 16M tokens", (long long)target); return -1; }
-    if (depth < 0 || depth > 100) { fail(err, cap, "depth must be 0..100 percent, got %d", depth); return -1; }
+    if (!m) { errmsg_set(err, cap, "no model"); return -1; }
+    if (target <= 0) { errmsg_set(err, cap, "target length must be positive, got %lld", (long long)target); return -1; }
+    if (target > ((int64_t)1 << 24)) { errmsg_set(err, cap, "target length %lld is beyond 16M tokens", (long long)target); return -1; }
+    if (depth < 0 || depth > 100) { errmsg_set(err, cap, "depth must be 0..100 percent, got %d", depth); return -1; }
     return 0;
 }
 
@@ -311,11 +303,11 @@ char *synth_passkey(const ei_model *m, int64_t target_tokens, int depth_pct, uin
 char *synth_needle(const ei_model *m, const char *haystack, size_t haystack_len, int64_t target_tokens, int depth_pct,
                    uint64_t seed, char answer_out[64], char *err, size_t err_cap) {
     if (check_args(m, target_tokens, depth_pct, err, err_cap)) return NULL;
-    if (!haystack || haystack_len == 0) { fail(err, err_cap, "empty haystack"); return NULL; }
-    if (memchr(haystack, 0, haystack_len)) { fail(err, err_cap, "haystack contains a NUL byte"); return NULL; }
+    if (!haystack || haystack_len == 0) { errmsg_set(err, err_cap, "empty haystack"); return NULL; }
+    if (memchr(haystack, 0, haystack_len)) { errmsg_set(err, err_cap, "haystack contains a NUL byte"); return NULL; }
     size_t words = 0;
     for (size_t i = 0; i < haystack_len && !words; i++) words = !is_space(haystack[i]);
-    if (!words) { fail(err, err_cap, "haystack has no words"); return NULL; }
+    if (!words) { errmsg_set(err, err_cap, "haystack has no words"); return NULL; }
     uint64_t rng = cell_rng(seed, target_tokens, depth_pct);
     const needle *nd = &needles[splitmix(&rng) % N_NEEDLES];
     char suffix[256];
