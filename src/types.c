@@ -128,6 +128,31 @@ ei_bf16 ei_fp32_to_bf16(float f) {
 
 /* ---------------------------------------------------------------- reference quantizers */
 
+/* Q4 nibbles: value j in the low nibble of byte j, value j + 16 in the high one; q = trunc((x - min) * id
+ * + offset), clamped to 15 (x - 0 is x exactly, so Q4_0 passes min = 0). Separate statements: never
+ * contracted into an fma. */
+static void pack_q4(const float *x, float min, float id, float offset, uint8_t *qs) {
+    for (int j = 0; j < EI_QK / 2; j++) {
+        const float x0 = (x[j] - min) * id;
+        const float x1 = (x[j + EI_QK / 2] - min) * id;
+        const float s0 = x0 + offset;
+        const float s1 = x1 + offset;
+        int q0 = (int)(int8_t)s0, q1 = (int)(int8_t)s1;
+        if (q0 > 15) q0 = 15;
+        if (q1 > 15) q1 = 15;
+        qs[j] = (uint8_t)(q0 | (q1 << 4));
+    }
+}
+
+static float block_absmax(const float *x) {
+    float amax = 0.0f;
+    for (int j = 0; j < EI_QK; j++) {
+        const float v = fabsf(x[j]);
+        amax = amax > v ? amax : v;
+    }
+    return amax;
+}
+
 static void quantize_q4_0(const float *x, ei_block_q4_0 *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += EI_QK) {
         float amax = 0.0f, max = 0.0f; /* the value with the largest magnitude (first one wins) */
@@ -141,16 +166,7 @@ static void quantize_q4_0(const float *x, ei_block_q4_0 *y, int64_t nb) {
         const float d = max / -8.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[i].d = ei_fp32_to_fp16(d);
-        for (int j = 0; j < EI_QK / 2; j++) {
-            const float x0 = x[j] * id; /* separate statements: never contracted into an fma */
-            const float x1 = x[j + EI_QK / 2] * id;
-            const float s0 = x0 + 8.5f;
-            const float s1 = x1 + 8.5f;
-            int q0 = (int)(int8_t)s0, q1 = (int)(int8_t)s1;
-            if (q0 > 15) q0 = 15;
-            if (q1 > 15) q1 = 15;
-            y[i].qs[j] = (uint8_t)(q0 | (q1 << 4));
-        }
+        pack_q4(x, 0.0f, id, 8.5f, y[i].qs);
     }
 }
 
@@ -165,26 +181,13 @@ static void quantize_q4_1(const float *x, ei_block_q4_1 *y, int64_t nb) {
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[i].d = ei_fp32_to_fp16(d);
         y[i].m = ei_fp32_to_fp16(min);
-        for (int j = 0; j < EI_QK / 2; j++) {
-            const float x0 = (x[j] - min) * id;
-            const float x1 = (x[j + EI_QK / 2] - min) * id;
-            const float s0 = x0 + 0.5f;
-            const float s1 = x1 + 0.5f;
-            int q0 = (int)(int8_t)s0, q1 = (int)(int8_t)s1;
-            if (q0 > 15) q0 = 15;
-            if (q1 > 15) q1 = 15;
-            y[i].qs[j] = (uint8_t)(q0 | (q1 << 4));
-        }
+        pack_q4(x, min, id, 0.5f, y[i].qs);
     }
 }
 
 static void quantize_q8_0(const float *x, ei_block_q8_0 *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += EI_QK) {
-        float amax = 0.0f;
-        for (int j = 0; j < EI_QK; j++) {
-            const float v = fabsf(x[j]);
-            amax = amax > v ? amax : v;
-        }
+        const float amax = block_absmax(x);
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[i].d = ei_fp32_to_fp16(d);
@@ -197,11 +200,7 @@ static void quantize_q8_0(const float *x, ei_block_q8_0 *y, int64_t nb) {
 
 static void quantize_q8_1(const float *x, ei_block_q8_1 *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += EI_QK) {
-        float amax = 0.0f;
-        for (int j = 0; j < EI_QK; j++) {
-            const float v = fabsf(x[j]);
-            amax = amax > v ? amax : v;
-        }
+        const float amax = block_absmax(x);
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         int sum = 0;
@@ -222,11 +221,7 @@ static void quantize_q8_act(const float *x, uint8_t *y, int64_t nb, int with_sum
     const size_t bs = with_sum ? sizeof(ei_block_q8_1) : sizeof(ei_block_q8_0);
     const size_t qo = with_sum ? 4 : 2;
     for (int64_t i = 0; i < nb; i++, x += EI_QK, y += bs) {
-        float amax = 0.0f;
-        for (int j = 0; j < EI_QK; j++) {
-            const float v = fabsf(x[j]);
-            amax = amax > v ? amax : v;
-        }
+        const float amax = block_absmax(x);
         const float d = amax / 127.0f;
         const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         int sum = 0;
