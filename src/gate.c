@@ -32,6 +32,7 @@ void ei_gate_free(ei_gate *g) {
     if (!g) return;
     free(g->w);
     free(g->b);
+    free(g->source);
     free(g);
 }
 
@@ -176,6 +177,11 @@ ei_gate *ei_gate_load(const char *path, const ei_model *m) {
             ei_set_error("%s: gate weights contain NaN or Inf", path);
             goto fail;
         }
+    if (!(g->source = malloc(strlen(path) + 1))) {
+        ei_set_error("out of memory");
+        goto fail;
+    }
+    memcpy(g->source, path, strlen(path) + 1);
     goto out;
 fail:
     ei_gate_free(g);
@@ -187,13 +193,14 @@ out:
 
 int ei_gate_check(const ei_gate *g, const ei_model *m, const ei_session_params *p) {
     const ei_model_info *in = ei_model_get_info(m);
+    const char *src = g->source ? g->source : "(in memory)";
     if (g->n_layer != in->n_layer || g->n_head != in->n_head || g->head_dim != in->head_dim || strcmp(g->base_id, in->file_sha))
-        return ei_set_error("gate was made for model '%s' (identity %s), not '%s' (identity %s)", g->base_name, g->base_id, in->name,
-                            in->file_sha);
+        return ei_set_error("%s: gate was made for model '%s' (identity %s), not '%s' (identity %s)", src, g->base_name, g->base_id,
+                            in->name, in->file_sha);
     if (g->sink != p->n_sink || g->window != p->n_window || g->chunk != p->n_chunk || g->update != p->update)
-        return ei_set_error("gate was trained with sink %d, window %d, chunk %d, %s update; this session uses sink %d, window %d, "
-                            "chunk %d, %s update",
-                            g->sink, g->window, g->chunk, rule_name(g->update), p->n_sink, p->n_window, p->n_chunk,
+        return ei_set_error("%s: gate was trained with sink %d, window %d, chunk %d, %s update; this session uses sink %d, "
+                            "window %d, chunk %d, %s update",
+                            src, g->sink, g->window, g->chunk, rule_name(g->update), p->n_sink, p->n_window, p->n_chunk,
                             rule_name(p->update));
     return 0;
 }

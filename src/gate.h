@@ -15,6 +15,7 @@ struct ei_gate {
     int sink, window, chunk;
     ei_update_rule update;
     char base_name[128], base_id[17];
+    char *source; /* the file it was loaded from (named in messages), NULL for ei_gate_new's */
     float *w;  /* [n_layer][n_head][in_dim] */
     float *b;  /* [n_layer][n_head] */
 };

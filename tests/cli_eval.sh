@@ -161,6 +161,29 @@ for m, n in (("full", 512), ("closed", 1200), ("streaming", 1200)):
     assert all(1 < b["ppl"] < 1e4 and abs(b["ppl"] - math.exp(b["nll_sum"] / b["tokens"])) < 1e-6 * b["ppl"] for b in s["bands"])
     assert d["scores"]["wikitext"] == s["bands"]
 PY
+# gate files (edgeinf gate-new): an untrained gate of bias 0 reads memory at g = 0.5 in every head, so it
+# must give const0.5's numbers exactly (both gate types), one of bias -8 the closed gate's; a gate made for
+# another window is refused with one line naming the file
+G="--task stream --sink 4 --window 128 --chunk 64"
+ok_if "gate-new: three untrained gates for the tiny model" sh -c "$bin gate-new -m '$m' $G --bias 0 -o '$tmp/half.gguf' &&
+  $bin gate-new -m '$m' $G --type layer-mix --bias 0 -o '$tmp/halfmix.gguf' && $bin gate-new -m '$m' $G -o '$tmp/shut.gguf' &&
+  $bin gate-new -m '$m' --task stream --sink 4 --window 64 --chunk 64 -o '$tmp/w64.gguf'"
+ok_if "eval ppl: gate files as methods" $bin eval ppl -m "$m" -t 1 --corpus wikitext --max-tokens 1200 --bands 256,512 \
+  --sink 4 --window 128 --chunk 64 --method const0.5,closed,streaming,gate:"$tmp/half.gguf",gate:"$tmp/halfmix.gguf" \
+  --method gate:"$tmp/shut.gguf" --out-dir "$tmp/gates"
+ok_if "eval ppl: gate b=0 = const0.5 and gate b=-8 = closed, exactly; the files are named and hashed" py "$tmp/gates" "$tmp" <<'PY'
+import hashlib, json, sys
+run = lambda m: json.load(open(f"{sys.argv[1]}/ppl-{m}.json"))
+bands = lambda m: run(m)["samples"][0]["bands"]
+assert bands("gate:half.gguf") == bands("const0.5") == bands("gate:halfmix.gguf"), (bands("gate:half.gguf"), bands("const0.5"))
+assert bands("gate:shut.gguf") == bands("closed"), (bands("gate:shut.gguf"), bands("closed"))
+assert bands("const0.5") != bands("streaming")  # the memory is read: the equalities above say something
+for name in ("half", "halfmix", "shut"):
+    me = run(f"gate:{name}.gguf")["method"]
+    path = f"{sys.argv[2]}/{name}.gguf"
+    assert me["gate"] == "file" and me["gate_file"] == path, me
+    assert me["gate_sha256"] == hashlib.sha256(open(path, "rb").read()).hexdigest(), me
+PY
 # QMSum on a two-query meeting written here (the real transcripts are long)
 mkdir -p "$tmp/qm"
 python3 - "$tmp/qm/Mtg001.json" <<'PY'
@@ -216,6 +239,10 @@ expect_error() { # name, expected message (grep -E), command...
     echo "ok $name"
   else echo "FAIL $name (exit $rc)"; cat "$tmp/err"; fi
 }
+expect_error "eval: a gate made for another window" "w64.gguf.*window 64" \
+  $bin eval ppl -m "$m" -t 1 --corpus wikitext --max-tokens 300 --sink 4 --window 128 --chunk 64 --method gate:"$tmp/w64.gguf" --out-dir "$tmp/e"
+expect_error "gate-new: no output file" "-o FILE is required" $bin gate-new -m "$m"
+expect_error "gate-new: unknown gate type" "--type expects head-scalar or layer-mix" $bin gate-new -m "$m" -o "$tmp/e.gguf" --type fancy
 expect_error "eval: unknown method" "unknown method 'fancy'" $bin eval longbench -m "$m" -t 1 --method fancy --out-dir "$tmp/e"
 expect_error "eval: method given twice" "'full' given twice" $bin eval longbench -m "$m" -t 1 --method full,full --out-dir "$tmp/e"
 expect_error "eval: unknown task" "unknown task 'nope'" $bin eval longbench -m "$m" -t 1 --tasks lcc,nope --out-dir "$tmp/e"

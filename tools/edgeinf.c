@@ -1,8 +1,10 @@
 /* edgeinf — command-line front end. Uses only the public API in edgeinf.h.
  *   edgeinf run  -m MODEL (-p PROMPT | -f FILE) [options]   generate text
  *   edgeinf info -m MODEL                                   describe a model file
+ *   edgeinf gate-new -m MODEL -o FILE [--type T] [--bias B]  write an untrained gate adapter
  *   edgeinf convert-llama2c CHECKPOINT TOKENIZER OUT.gguf    import a llama2.c model */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,10 @@ static void usage(FILE *f) {
             "usage: edgeinf run -m MODEL (-p PROMPT | -f FILE) [options]\n"
             "       edgeinf plan -m MODEL [--profile NAME] [--mode full|infinite] [options]\n"
             "       edgeinf info -m MODEL\n"
+            "       edgeinf gate-new -m MODEL -o FILE [--type head-scalar|layer-mix] [--bias B] [profile options]\n"
+            "                      an untrained gate adapter for MODEL and the profile: weights 0, bias B in\n"
+            "                      every head (default -8, S-SFT's starting point: g = sigmoid(B) = 3.4e-4);\n"
+            "                      --task/--profile and the overrides below pick the profile as for run\n"
             "       edgeinf eval (longbench|passkey|needle|ppl|qmsum|report) ...   (edgeinf eval --help)\n"
             "       edgeinf convert-llama2c CHECKPOINT TOKENIZER OUT.gguf\n"
             "run options:\n"
@@ -487,6 +493,64 @@ out:
     return rc;
 }
 
+/* ------------------------------------------------------------- gate-new */
+
+/* An untrained gate adapter: w = 0 and b = B in every head, so g = sigmoid(B) whatever the input.
+ * It is S-SFT's starting point (B = -8, method.md section 3) and, with B = logit(G), the constant
+ * gate G as a file. The profile (S, W, L, update rule) is chosen as for `run`. */
+static int cmd_gate_new(int argc, char **argv) {
+    const char *out = NULL;
+    ei_gate_type type = EI_GATE_HEAD_SCALAR;
+    float bias = -8.0f;
+    char **rest = malloc((size_t)(argc + 1) * sizeof *rest);
+    if (!rest) return die("%s", "out of memory");
+    int n_rest = 0, rc = 2;
+    for (int i = 0; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const int ours = !strcmp(f, "-o") || !strcmp(f, "--type") || !strcmp(f, "--bias");
+        if (ours && !v) { fprintf(stderr, "edgeinf: gate-new: %s needs a value\n", f); goto done; }
+        if (!strcmp(f, "-o")) out = v;
+        else if (!strcmp(f, "--bias")) { if (parse_float(f, v, -30.0f, 30.0f, &bias)) goto done; }
+        else if (!strcmp(f, "--type")) {
+            if (!strcmp(v, "head-scalar")) type = EI_GATE_HEAD_SCALAR;
+            else if (!strcmp(v, "layer-mix")) type = EI_GATE_LAYER_MIX;
+            else { fprintf(stderr, "edgeinf: gate-new: --type expects head-scalar or layer-mix, got '%s'\n", v); goto done; }
+        } else { rest[n_rest++] = argv[i]; continue; }
+        i++;
+    }
+    run_args a;
+    if (!out) { fprintf(stderr, "edgeinf: gate-new: -o FILE is required\n"); goto done; }
+    if (parse_run_args(n_rest, rest, &a, 0)) goto done;
+    if (a.gate || a.gate_const >= 0 || a.evict || a.freeze_memory) {
+        fprintf(stderr, "edgeinf: gate-new: --gate, --gate-const, --evict and --freeze-memory do not apply\n");
+        goto done;
+    }
+    rc = 1;
+    ei_model *m = ei_model_load(a.model);
+    if (!m) { die("%s", ei_last_error()); goto done; }
+    run_setup rs;
+    ei_gate *g = NULL;
+    if (setup_run(&a, m, -1, &rs)) {
+        /* setup_run said why */
+    } else if (!(g = ei_gate_new(m, type, &rs.prof, bias)) || ei_gate_save(g, out)) {
+        die("%s", ei_last_error());
+    } else {
+        const ei_model_info *in = ei_model_get_info(m);
+        fprintf(stderr, "edgeinf: wrote %s: %s gate for %s, %lld parameters (%.3f%% of the model), b = %g (g = %.3g), "
+                        "profile %s: sink %d, window %d, chunk %d, %s update\n",
+                out, type == EI_GATE_LAYER_MIX ? "layer-mix" : "head-scalar", in->name, (long long)ei_gate_n_params(g),
+                100.0 * (double)ei_gate_n_params(g) / (double)in->n_params, (double)bias, 1.0 / (1.0 + exp(-(double)bias)),
+                rs.prof.name, rs.prof.sink, rs.prof.window, rs.prof.chunk, rs.prof.update == EI_UPDATE_DELTA ? "delta" : "linear");
+        rc = 0;
+    }
+    ei_gate_free(rs.gate);
+    ei_gate_free(g);
+    ei_model_free(m);
+done:
+    free(rest);
+    return rc;
+}
+
 /* ----------------------------------------------------------------- info */
 
 static int cmd_info(int argc, char **argv) {
@@ -534,6 +598,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "run") == 0) return cmd_run(argc - 2, argv + 2);
     if (strcmp(argv[1], "info") == 0) return cmd_info(argc - 2, argv + 2);
     if (strcmp(argv[1], "plan") == 0) return cmd_plan(argc - 2, argv + 2);
+    if (strcmp(argv[1], "gate-new") == 0) return cmd_gate_new(argc - 2, argv + 2);
     if (strcmp(argv[1], "eval") == 0) return eval_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "convert-llama2c") == 0) {
         if (argc != 5) { fprintf(stderr, "edgeinf: usage: edgeinf convert-llama2c CHECKPOINT TOKENIZER OUT.gguf\n"); return 2; }
@@ -545,6 +610,6 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    fprintf(stderr, "edgeinf: unknown command '%s' (commands: run, plan, info, eval, convert-llama2c; see edgeinf --help)\n", argv[1]);
+    fprintf(stderr, "edgeinf: unknown command '%s' (commands: run, plan, info, gate-new, eval, convert-llama2c; see edgeinf --help)\n", argv[1]);
     return 2;
 }
