@@ -131,7 +131,11 @@ ei_gate *ei_gate_load(const char *path, const ei_model *m) {
         goto out;
     }
     const ei_model_info *in = ei_model_get_info(m);
-    if ((int)nl != in->n_layer || (int)nh != in->n_head || (int)hd != in->head_dim) {
+    if (S > (1u << 24) || W > (1u << 24) || L > (1u << 24)) {
+        ei_set_error("%s: edgeinf.gate.sink/window/chunk = %u/%u/%u: expected at most 16M each", path, S, W, L);
+        goto out;
+    }
+    if (nl != (uint32_t)in->n_layer || nh != (uint32_t)in->n_head || hd != (uint32_t)in->head_dim) {
         ei_set_error("%s: gate is for a model with %u layers, %u heads, head dim %u; this model has %d, %d, %d", path, nl, nh, hd,
                      in->n_layer, in->n_head, in->head_dim);
         goto out;
@@ -175,6 +179,11 @@ ei_gate *ei_gate_load(const char *path, const ei_model *m) {
     for (int64_t i = 0; i < (int64_t)g->n_layer * g->n_head * g->in_dim; i++)
         if (!isfinite(g->w[i])) {
             ei_set_error("%s: gate weights contain NaN or Inf", path);
+            goto fail;
+        }
+    for (int64_t i = 0; i < (int64_t)g->n_layer * g->n_head; i++)
+        if (!isfinite(g->b[i])) {
+            ei_set_error("%s: gate biases contain NaN or Inf", path);
             goto fail;
         }
     if (!(g->source = malloc(strlen(path) + 1))) {

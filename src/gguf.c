@@ -5,7 +5,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,12 +176,37 @@ static int read_kv(cursor *c, gguf_kv *kv) {
     return c->failed ? -1 : 0;
 }
 
+/* Characters of a name shown in a message: long (hostile) names are cut, never read past. */
+static int shown(gguf_str s) { return s.len < 80 ? (int)s.len : 80; }
+
+static int cmp_str_ptr(const void *a, const void *b) {
+    const gguf_str *x = *(const gguf_str *const *)a, *y = *(const gguf_str *const *)b;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return memcmp(x->ptr, y->ptr, x->len);
+}
+
+/* The first name that appears twice among n (sorted, so a file of a million names is checked in
+ * O(n log n)), or NULL. *oom is set when the index cannot be allocated. */
+static const gguf_str *find_duplicate(const void *items, size_t stride, size_t name_offset, uint64_t n, int *oom) {
+    *oom = 0;
+    if (n < 2) return NULL;
+    const gguf_str **idx = malloc((size_t)n * sizeof *idx);
+    if (!idx) { *oom = 1; return NULL; }
+    for (uint64_t i = 0; i < n; i++) idx[i] = (const gguf_str *)((const char *)items + i * stride + name_offset);
+    qsort(idx, (size_t)n, sizeof *idx, cmp_str_ptr);
+    const gguf_str *dup = NULL;
+    for (uint64_t i = 1; i < n && !dup; i++)
+        if (!cmp_str_ptr(&idx[i - 1], &idx[i])) dup = idx[i];
+    free(idx);
+    return dup;
+}
+
 static int read_tensor_info(cursor *c, gguf_tensor *t, uint64_t idx) {
     t->name = rd_str(c, "tensor name");
     t->n_dims = rd_u32(c, "tensor dims");
     if (c->failed) return -1;
     char name[96];
-    snprintf(name, sizeof name, "%.*s", (int)(t->name.len < 80 ? t->name.len : 80), t->name.ptr);
+    snprintf(name, sizeof name, "%.*s", shown(t->name), t->name.ptr);
     if (t->name.len == 0) fail(c, "tensor %llu has an empty name", (unsigned long long)idx);
     if (t->n_dims < 1 || t->n_dims > GGUF_MAX_DIMS) {
         fail(c, "tensor '%s': %u dimensions (expected 1..%d)", name, t->n_dims, GGUF_MAX_DIMS);
@@ -287,12 +315,19 @@ gguf_file *gguf_open(const char *path, char *err, size_t errlen) {
                 goto bad;
             }
             memcpy(&a, f->kv[i].data, 4);
-            if (a == 0 || (a & (a - 1)) || a > 65536) {
-                fail(&c, "general.alignment = %u is not a power of two <= 65536", a);
+            if (a < 8 || (a & (a - 1)) || a > 65536) { /* >= 8: every tensor's data is then 8-byte aligned */
+                fail(&c, "general.alignment = %u: expected a power of two in [8, 65536]", a);
                 goto bad;
             }
             f->alignment = a;
         }
+    }
+    int oom;
+    const gguf_str *dup = find_duplicate(f->kv, sizeof *f->kv, offsetof(gguf_kv, key), f->n_kv, &oom);
+    if (dup || oom) {
+        if (oom) fail(&c, "out of memory");
+        else fail(&c, "metadata key '%.*s' appears twice", shown(*dup), dup->ptr);
+        goto bad;
     }
     for (uint64_t i = 0; i < f->n_tensors; i++)
         if (read_tensor_info(&c, &f->tensors[i], i)) goto bad;
@@ -307,22 +342,23 @@ gguf_file *gguf_open(const char *path, char *err, size_t errlen) {
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         gguf_tensor *t = &f->tensors[i];
         if (t->offset % f->alignment) {
-            fail(&c, "tensor '%.*s': offset %llu is not aligned to %llu", (int)t->name.len, t->name.ptr,
+            fail(&c, "tensor '%.*s': offset %llu is not aligned to %llu", shown(t->name), t->name.ptr,
                  (unsigned long long)t->offset, (unsigned long long)f->alignment);
             goto bad;
         }
         if (t->offset > data_size || t->nbytes > data_size - t->offset) {
             fail(&c, "tensor '%.*s': data [%llu, +%llu) lies outside the file's %llu data bytes (truncated?)",
-                 (int)t->name.len, t->name.ptr, (unsigned long long)t->offset,
+                 shown(t->name), t->name.ptr, (unsigned long long)t->offset,
                  (unsigned long long)t->nbytes, (unsigned long long)data_size);
             goto bad;
         }
         t->data = f->map + f->data_offset + t->offset;
-        for (uint64_t j = 0; j < i; j++)
-            if (f->tensors[j].name.len == t->name.len && !memcmp(f->tensors[j].name.ptr, t->name.ptr, t->name.len)) {
-                fail(&c, "tensor name '%.*s' appears twice", (int)t->name.len, t->name.ptr);
-                goto bad;
-            }
+    }
+    dup = find_duplicate(f->tensors, sizeof *f->tensors, offsetof(gguf_tensor, name), f->n_tensors, &oom);
+    if (dup || oom) {
+        if (oom) fail(&c, "out of memory");
+        else fail(&c, "tensor name '%.*s' appears twice", shown(*dup), dup->ptr);
+        goto bad;
     }
     return f;
 bad:
@@ -395,7 +431,13 @@ int gguf_get_f32(const gguf_file *f, const char *key, float *out) {
     const gguf_kv *kv = gguf_find(f, key);
     if (!kv) return -1;
     if (kv->type == GGUF_FLOAT32) { memcpy(out, kv->data, 4); return 0; }
-    if (kv->type == GGUF_FLOAT64) { double d; memcpy(&d, kv->data, 8); *out = (float)d; return 0; }
+    if (kv->type == GGUF_FLOAT64) {
+        double d;
+        memcpy(&d, kv->data, 8);
+        if (!(fabs(d) <= FLT_MAX)) return -1; /* NaN, Inf or out of float's range */
+        *out = (float)d;
+        return 0;
+    }
     return -1;
 }
 

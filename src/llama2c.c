@@ -65,6 +65,7 @@ static int add_tokenizer(gguf_writer *w, const char *tok_path, int vocab, char *
         off += 8;
         if (len < 0 || (size_t)len > b.n - off) { snprintf(err, errlen, "%s: token %d has bad length %d", tok_path, i, len); goto done; }
         const uint8_t *s = b.p + off;
+        if (memchr(s, 0, (size_t)len)) { snprintf(err, errlen, "%s: token %d contains a NUL byte", tok_path, i); goto done; }
         off += (size_t)len;
         scores[i] = sc;
         types[i] = 1; /* normal */
@@ -105,7 +106,7 @@ int ei_llama2c_to_gguf(const char *ckpt_path, const char *tok_path, const char *
     memcpy(h, b.p, sizeof h);
     int dim = h[0], hidden = h[1], n_layers = h[2], n_heads = h[3], n_kv = h[4], vocab = h[5], seq = h[6];
     int shared = vocab > 0;
-    if (vocab < 0) vocab = -vocab;
+    if (vocab < 0) vocab = vocab == INT32_MIN ? 0 : -vocab; /* 0 fails the range check below */
     if (dim < 1 || dim > 65536 || hidden < 1 || hidden > (1 << 20) || n_layers < 1 || n_layers > 1024 || n_heads < 1 ||
         dim % n_heads || n_kv < 1 || n_heads % n_kv || vocab < 3 || vocab > (1 << 22) || seq < 1 || seq > (1 << 24) ||
         (dim / n_heads) % 2) {

@@ -3,6 +3,7 @@
 #include "model.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ static int get_f32_default(const gguf_file *f, const char *arch, const char *key
         *out = def;
         return 0;
     }
-    if (gguf_get_f32(f, full, out)) return ei_set_error("%s: metadata '%s' must be a float", f->path, full);
+    if (gguf_get_f32(f, full, out)) return ei_set_error("%s: metadata '%s' must be a finite float", f->path, full);
     return 0;
 }
 
@@ -121,7 +122,7 @@ static int load_hparams(ei_model *m) {
     if (get_u32_default(f, a, "rope.dimension_count", head_dim, &rope_dim)) return -1;
     if (rope_dim != head_dim)
         return ei_set_error("%s: %s.rope.dimension_count = %u; only full-head RoPE (%u) is supported", f->path, a, rope_dim, head_dim);
-    if (!(in->rope_theta > 0) || !(in->norm_eps > 0) || in->norm_eps > 1)
+    if (!(in->rope_theta > 0) || !isfinite(in->rope_theta) || !(in->norm_eps > 0) || in->norm_eps > 1)
         return ei_set_error("%s: rope.freq_base or layer_norm_rms_epsilon out of range", f->path);
     in->n_layer = (int)n_layer;
     in->n_embd = (int)n_embd;

@@ -24,6 +24,18 @@ expect_error() { # name, expected substring, command...
   echo "ok $name"
 }
 
+expect_last_error() { # the same, where informational lines (a profile scaled down to the tiny model, the path) come first
+  local name=$1 want=$2; shift 2
+  "$@" > "$tmp/out" 2> "$tmp/err" < /dev/null
+  local rc=$?
+  if [ "$rc" -eq 0 ] || [ "$rc" -ge 128 ]; then echo "FAIL $name: exit status $rc"; cat "$tmp/err"; return; fi
+  if ! tail -n 1 "$tmp/err" | grep -q "^edgeinf: .*$want" || [ "$(grep -c "$want" "$tmp/err")" -ne 1 ]; then
+    echo "FAIL $name: expected a last stderr line containing '$want', got:"; cat "$tmp/err"; return
+  fi
+  if [ -s "$tmp/out" ]; then echo "FAIL $name: wrote to stdout"; return; fi
+  echo "ok $name"
+}
+
 expect_error "cli: missing model file" "cannot open" $bin run -m "$tmp/nope.gguf" -p hi
 expect_error "cli: unknown command" "unknown command" $bin frobnicate
 expect_error "cli: unknown flag" "unknown option '--frob'" $bin run -m x -p hi --frob
@@ -109,6 +121,21 @@ PY
   else
     echo "FAIL cli: --mode infinite runs the EdgeInfinite path and says so"; cat "$tmp/err"
   fi
+  # gate files: one for the tiny model with a NaN bias; a good one for the tiny model used with another
+  # model or another window; a prompt file with a NUL byte; a profile file whose name would break JSON
+  G="--mode infinite --sink 4 --window 32 --chunk 16"
+  $bin gate-new -m "$tmp/s.gguf" $G --bias 1.5 -o "$tmp/g.gguf" 2> /dev/null
+  python3 -c "import struct,sys; p=sys.argv[1]; b=open(p,'rb').read(); open(p+'.nan','wb').write(b.replace(struct.pack('<f',1.5), struct.pack('<f',float('nan'))))" "$tmp/g.gguf"
+  expect_last_error "cli: gate with a NaN bias" "g.gguf.nan: gate biases contain NaN or Inf" $bin run -m "$tmp/s.gguf" -p hi $G --gate "$tmp/g.gguf.nan"
+  expect_last_error "cli: gate for another window" "g.gguf: gate was trained with sink 4, window 32" $bin run -m "$tmp/s.gguf" -p hi --mode infinite --sink 4 --window 64 --chunk 16 --gate "$tmp/g.gguf"
+  if [ -f "$model" ]; then
+    expect_error "cli: gate for another model" "g.gguf: gate is for a model with 5 layers, 8 heads" $bin run -m "$model" -p hi $G --gate "$tmp/g.gguf"
+  fi
+  printf 'Once upon\0 a time' > "$tmp/nul.txt"
+  expect_error "cli: NUL byte in a prompt file" "nul.txt: a NUL byte at offset 9" $bin run -m "$tmp/s.gguf" -f "$tmp/nul.txt"
+  printf 'name = my"profile\n' > "$tmp/bad.profile"
+  expect_last_error "cli: profile name with a quote" "bad.profile:1: profile name" $bin run -m "$tmp/s.gguf" -p hi --profile-file "$tmp/bad.profile"
+  expect_error "gate-new: a NaN bias" "expects a number" $bin gate-new -m "$tmp/s.gguf" --bias nan -o "$tmp/x.gguf"
 else
   echo "skip cli: stories260K cases: $stories is absent"
 fi

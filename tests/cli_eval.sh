@@ -265,6 +265,15 @@ expect_error "eval: resume refuses another seed" "different options.seed" \
 echo '{"tool": "edgeinf eval", "bench": ' > "$tmp/runs/qmsum-closed.json"
 expect_error "eval: broken run file" "qmsum-closed.json: line 2 col 1: unexpected end" \
   $bin eval qmsum -m "$m" -t 1 --data "$tmp/qm" --limit 1 --method closed --out-dir "$tmp/runs"
+expect_error "eval: a huge negative length" "--lengths: expected" $bin eval passkey -m "$m" -t 1 --lengths -9999999999999999K --out-dir "$tmp/e"
+python3 -c "import json,sys; m=json.load(open(sys.argv[1])); m['lcc']=1e10; json.dump(m, open(sys.argv[2],'w'))" "$tmp/dataset2maxlen.json" "$tmp/huge.json"
+expect_error "eval: a maxlen entry out of range" "huge.json: 'lcc' = 10000000000: expected a whole number of tokens" \
+  $bin eval longbench -m "$m" -t 1 --data "$d" --maxlen "$tmp/huge.json" --method streaming --out-dir "$tmp/e"
+expect_error "eval: full attention with nothing left for the prompt" "--max-new: 600 new tokens do not leave room" \
+  $bin eval qmsum -m "$m" -t 1 --data "$tmp/qm" --max-new 600 --method full --out-dir "$tmp/e"
+printf '{"task": "lcc", "id": 0, "prompt": "x\\u0000y", "answers": ["y"]}\n' > "$tmp/nul.jsonl"
+expect_error "eval: a NUL character in a prompt" "nul.jsonl:1: missing or bad field prompt" \
+  $bin eval longbench -m "$m" -t 1 --data "$tmp/nul.jsonl" --maxlen "$tmp/dataset2maxlen.json" --out-dir "$tmp/e"
 expect_error "eval: bad depth" "--depths: expected" $bin eval passkey -m "$m" -t 1 --depths 150 --out-dir "$tmp/e"
 expect_error "eval: option of another benchmark" "unknown option '--tasks' for eval passkey" $bin eval passkey -m "$m" -t 1 --tasks lcc
 expect_error "eval: no model" "needs -m MODEL" $bin eval ppl --corpus wikitext

@@ -225,6 +225,25 @@ static void test_hostile(void) {
         memcpy(m + sa + 4 + 4 + 8, &len, 8); /* type, elem type, count, then first element length */
         CHECK(expect_fail(bad, m, n, "truncated"), "string length");
     }
+    /* files the writer makes without complaint that the reader must refuse: a repeated metadata key or
+     * tensor name (the reader would see only the first), an alignment below 8 (misaligned weights) */
+    for (int k = 0; k < 3; k++) {
+        static const char *const want[3] = {"metadata key 'general.name' appears twice", "tensor name 'w' appears twice",
+                                            "general.alignment = 4"};
+        w = gguf_writer_new();
+        gguf_w_str(w, "general.architecture", "llama");
+        gguf_w_str(w, "general.name", "a");
+        if (k == 0) gguf_w_str(w, "general.name", "b");
+        if (k == 2) gguf_w_u32(w, "general.alignment", 4);
+        gguf_w_tensor(w, "w", 0, 2, ne, data, sizeof data);
+        gguf_w_tensor(w, k == 1 ? "w" : "v", 0, 2, ne, data, sizeof data);
+        CHECK(!gguf_writer_save(w, bad, err, sizeof err), "save %d", k);
+        gguf_writer_free(w);
+        char e[512] = "";
+        gguf_file *f = gguf_open(bad, e, sizeof e);
+        CHECK(!f && strstr(e, bad) && strstr(e, want[k]), "case %d: expected '%s', got %s", k, want[k], f ? "success" : e);
+        gguf_close(f);
+    }
     char err2[256];
     CHECK(gguf_open("/nonexistent/x.gguf", err2, sizeof err2) == NULL && strstr(err2, "cannot open"), "missing file");
     CHECK(gguf_open(tmpdir, err2, sizeof err2) == NULL && strstr(err2, "not a regular file"), "directory");

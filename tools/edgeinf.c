@@ -208,7 +208,19 @@ static char *read_file(const char *path, size_t *len) {
     }
     if (buf && ferror(f)) { free(buf); buf = NULL; fprintf(stderr, "edgeinf: %s: read error\n", path); }
     fclose(f);
+    const char *nul = buf ? memchr(buf, 0, n) : NULL;
+    if (nul) {
+        fprintf(stderr, "edgeinf: %s: a NUL byte at offset %zu (a prompt file must be text)\n", path, (size_t)(nul - buf));
+        free(buf), buf = NULL;
+    }
     if (buf) { buf[n] = 0; *len = n; }
+    return buf;
+}
+
+/* A number for a JSON line: NaN and Inf (a memory that overflowed) are not JSON, null is. */
+static const char *json_number(char buf[32], double v) {
+    if (isfinite(v)) snprintf(buf, 32, "%.6g", v);
+    else snprintf(buf, 32, "null");
     return buf;
 }
 
@@ -413,6 +425,7 @@ static int cmd_run(int argc, char **argv) {
     double dec_s = t_end - t_dec0;
     double dec_rate = n_gen > 1 && dec_s > 0 ? (n_gen - 1) / dec_s : 0;
     double ttft_ms = (t_first - t_tok0) * 1e3;
+    char m_norm[32], z_norm[32];
     double rss_mb = (double)ei_peak_rss_bytes() / (1024.0 * 1024.0);
     fprintf(stderr, "edgeinf: model %s (%s, %s kernels), %d threads, load %.0f ms\n", in->name, in->arch, ei_isa(),
             a.threads, (t_tok0 - t_start) * 1e3);
@@ -434,11 +447,11 @@ static int cmd_run(int argc, char **argv) {
             "edgeinf: stats {\"prompt_tokens\":%lld,\"ttft_ms\":%.3f,\"prefill_tok_s\":%.3f,\"decode_tokens\":%d,"
             "\"decode_tok_s\":%.3f,\"peak_rss_mb\":%.2f,\"rss_before_session_mb\":%.2f,\"arena_mb\":%.3f,"
             "\"threads\":%d,\"isa\":\"%s\",\"path\":\"%s\",\"profile\":\"%s\",\"memory_tokens\":%lld,"
-            "\"m_norm_max\":%.6g,\"z_norm_max\":%.6g,\"non_finite\":%d,\"build\":\"%s\"}\n",
-            (long long)n_tok, ttft_ms, n_tok / prefill_s, n_gen, dec_rate, rss_mb, rss_before_mb,
+            "\"m_norm_max\":%s,\"z_norm_max\":%s,\"non_finite\":%d,\"build\":\"%s\"}\n",
+            (long long)n_tok, ttft_ms, prefill_s > 0 ? n_tok / prefill_s : 0.0, n_gen, dec_rate, rss_mb, rss_before_mb,
             (double)ei_session_arena_bytes(s) / (1024.0 * 1024.0), a.threads, ei_isa(),
-            sp.infinite ? "infinite" : "full", rs.prof.name, (long long)ms.n_memory, ms.m_norm_max, ms.z_norm_max,
-            ms.non_finite, ei_build_id());
+            sp.infinite ? "infinite" : "full", rs.prof.name, (long long)ms.n_memory, json_number(m_norm, ms.m_norm_max),
+            json_number(z_norm, ms.z_norm_max), ms.non_finite, ei_build_id());
     rc = 0;
     goto out;
 oom:

@@ -22,6 +22,8 @@
 #include "metrics.h"
 #include "sha256.h"
 
+enum { MAX_CLASSES = 512 }; /* all_classes entries of one LongBench sample (trec has 50) */
+
 /* ------------------------------------------------------------ LongBench */
 
 typedef struct {
@@ -63,6 +65,18 @@ static void lb_summary(json_out *o, json *const *samples, int n) {
     jo_raw(o, "}");
 }
 
+/* dataset2maxlen.json: every entry a whole number of tokens in [1, 65536]. */
+static int check_maxlen(const json *maxlen, const char *path) {
+    for (size_t i = 0; i < json_len(maxlen); i++) {
+        const double x = json_num(json_at(maxlen, i), NAN);
+        if (!(x >= 1 && x <= 65536 && x == floor(x))) {
+            eval_err("%s: '%s' = %.17g: expected a whole number of tokens in [1, 65536]", path, json_key_at(maxlen, i), x);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Reads the JSONL: every line is checked; the lines of the selected tasks (up to --limit each) are kept. */
 static int load(const eval_opts *o, const char *data, const json *maxlen, lb_sample **out, int *n_out) {
     FILE *f = fopen(data, "r");
@@ -80,17 +94,21 @@ static int load(const eval_opts *o, const char *data, const json *maxlen, lb_sam
         json *v = json_parse(line, (size_t)len, err, sizeof err);
         if (!v) { eval_err("%s:%ld: %s", data, lineno, err); rc = -1; break; }
         lb_sample s = {.row = v};
-        s.task = json_str(json_get(v, "task")), s.prompt = json_str(json_get(v, "prompt"));
+        s.task = json_text(json_get(v, "task")), s.prompt = json_text(json_get(v, "prompt"));
         s.id = json_get(v, "id"), s.answers = json_get(v, "answers"), s.classes = json_get(v, "all_classes");
-        const char *missing = !s.task ? "task (a string)" : !s.prompt ? "prompt (a string)"
+        const char *missing = !s.task ? "task (a string without NUL)" : !s.prompt ? "prompt (a string without NUL)"
                             : json_kind(s.id) != JSON_NUMBER && json_kind(s.id) != JSON_STRING ? "id (a number or string)"
                             : json_kind(s.answers) != JSON_ARRAY || !json_len(s.answers) ? "answers (a non-empty array)"
                             : NULL;
         for (size_t k = 0; !missing && k < json_len(s.answers); k++)
-            if (!json_str(json_at(s.answers, k))) missing = "answers (strings)";
-        if (!missing && s.classes && json_kind(s.classes) != JSON_ARRAY) missing = "all_classes (an array)";
+            if (!json_text(json_at(s.answers, k))) missing = "answers (strings without NUL)";
+        if (!missing && s.classes && (json_kind(s.classes) != JSON_ARRAY || json_len(s.classes) > MAX_CLASSES))
+            missing = "all_classes (an array of at most 512 strings)";
+        for (size_t k = 0; !missing && k < json_len(s.classes); k++)
+            if (!json_text(json_at(s.classes, k))) missing = "all_classes (strings without NUL)";
+        if (!missing && json_kind(s.id) == JSON_STRING && !json_text(s.id)) missing = "id (a string without NUL)";
         if (missing) { eval_err("%s:%ld: missing or bad field %s", data, lineno, missing); json_free(v); rc = -1; break; }
-        s.max_new = (int)json_num(json_get(maxlen, s.task), -1);
+        s.max_new = (int)json_num(json_get(maxlen, s.task), -1); /* every entry checked: a whole number in [1, 65536] */
         if (!metric_for_task(s.task) || s.max_new <= 0) {
             eval_err("%s:%ld: unknown task '%s' (no LongBench metric or no dataset2maxlen entry)", data, lineno, s.task);
             json_free(v), rc = -1;
@@ -123,10 +141,9 @@ static int load(const eval_opts *o, const char *data, const json *maxlen, lb_sam
 
 /* The sample's score: the best over its gold answers. NaN only when memory ran out. */
 static double score(const lb_sample *s, const char *pred) {
-    const char *cls[512];
+    const char *cls[MAX_CLASSES]; /* checked at load: at most MAX_CLASSES strings */
     int nc = 0;
-    for (size_t k = 0; k < json_len(s->classes) && nc < 512; k++)
-        if (json_str(json_at(s->classes, k))) cls[nc++] = json_str(json_at(s->classes, k));
+    for (size_t k = 0; k < json_len(s->classes) && nc < MAX_CLASSES; k++) cls[nc++] = json_str(json_at(s->classes, k));
     double best = 0;
     for (size_t a = 0; a < json_len(s->answers); a++) {
         const double v = metric_score_task(s->task, pred, json_str(json_at(s->answers, a)), cls, nc);
@@ -163,8 +180,18 @@ static int lb_count_method(const eval_opts *o, const eval_method *e, const ei_mo
     return rc;
 }
 
+/* FullKV generates inside its trained context: a generation as long as that context leaves no prompt. */
+static int check_full_room(const eval_method *e, const ei_model *m, int max_new, const char *what) {
+    const int n_ctx = ei_model_get_info(m)->n_ctx_train;
+    if (!e->full || max_new < n_ctx) return 0;
+    eval_err("%s: %d new tokens do not leave room for a prompt in full attention's trained context of %d tokens", what, max_new, n_ctx);
+    return -1;
+}
+
 static int lb_run_method(const eval_opts *o, const eval_method *e, const ei_model *m, lb_sample *ss, int n, const char *options) {
     static const char *const ident[] = {"data_sha256", "maxlen_sha256", NULL};
+    for (int i = 0; i < n; i++)
+        if (check_full_room(e, m, ss[i].max_new, ss[i].task)) return -1;
     eval_run r;
     int rc = eval_run_open(&r, o, e, m, options, ident, lb_summary);
     for (int i = 0; !rc && i < n; i++) eval_run_expect(&r, ss[i].key);
@@ -219,7 +246,11 @@ int eval_longbench(int argc, char **argv) {
     char maxlen_path[4096], err[600], data_sha[65], maxlen_sha[65];
     const char *slash = strrchr(data, '/');
     /* dataset2maxlen.json: given, or next to the data */
-    snprintf(maxlen_path, sizeof maxlen_path, "%s", o.maxlen ? o.maxlen : "");
+    if (snprintf(maxlen_path, sizeof maxlen_path, "%s", o.maxlen ? o.maxlen : "") >= (int)sizeof maxlen_path) {
+        eval_err("--maxlen: path too long");
+        eval_opts_free(&o);
+        return 2;
+    }
     if (!o.maxlen && snprintf(maxlen_path, sizeof maxlen_path, "%.*sdataset2maxlen.json", slash ? (int)(slash - data + 1) : 0, data) >= (int)sizeof maxlen_path) {
         eval_err("--data: path too long");
         eval_opts_free(&o);
@@ -231,7 +262,8 @@ int eval_longbench(int argc, char **argv) {
     ei_model *m = NULL;
     if (!maxlen) eval_err("%s", err);
     else if (json_kind(maxlen) != JSON_OBJECT) eval_err("%s: expected an object of task: max new tokens", maxlen_path);
-    else if (load(&o, data, maxlen, &ss, &n)) {
+    else if (check_maxlen(maxlen, maxlen_path)) {
+    } else if (load(&o, data, maxlen, &ss, &n)) {
     } else if (sha256_file(data, data_sha) || sha256_file(maxlen_path, maxlen_sha)) eval_err("%s: cannot read it to hash it", data);
     else if ((m = eval_load_model(o.model_path)) && o.count_only) {
         rc = 0;
@@ -302,8 +334,8 @@ static int load_meeting(const eval_opts *o, const char *path, meeting *mt, int m
     if (json_kind(tr) != JSON_ARRAY) { eval_err("%s: missing field meeting_transcripts (an array)", path); return -1; }
     json_out t = {0};
     for (size_t k = 0; k < json_len(tr); k++) {
-        const char *sp = json_str(json_get(json_at(tr, k), "speaker")), *ct = json_str(json_get(json_at(tr, k), "content"));
-        if (!sp || !ct) { eval_err("%s: meeting_transcripts[%zu]: expected speaker and content strings", path, k); free(t.buf); return -1; }
+        const char *sp = json_text(json_get(json_at(tr, k), "speaker")), *ct = json_text(json_get(json_at(tr, k), "content"));
+        if (!sp || !ct) { eval_err("%s: meeting_transcripts[%zu]: expected speaker and content strings (without NUL)", path, k); free(t.buf); return -1; }
         jo_raw(&t, sp), jo_raw(&t, ": "), jo_raw(&t, ct), jo_raw(&t, "\n");
     }
     if (t.failed || !t.buf) { free(t.buf); eval_err("%s: %s", path, t.failed ? "out of memory" : "empty transcript"); return -1; }
@@ -313,8 +345,8 @@ static int load_meeting(const eval_opts *o, const char *path, meeting *mt, int m
         const json *q = json_get(mt->v, lists[li]);
         if (q && json_kind(q) != JSON_ARRAY) { eval_err("%s: %s is not an array", path, lists[li]); return -1; }
         for (size_t k = 0; k < json_len(q); k++) {
-            const char *query = json_str(json_get(json_at(q, k), "query")), *answer = json_str(json_get(json_at(q, k), "answer"));
-            if (!query || !answer) { eval_err("%s: %s[%zu]: expected query and answer strings", path, lists[li], k); return -1; }
+            const char *query = json_text(json_get(json_at(q, k), "query")), *answer = json_text(json_get(json_at(q, k), "answer"));
+            if (!query || !answer) { eval_err("%s: %s[%zu]: expected query and answer strings (without NUL)", path, lists[li], k); return -1; }
             if (o->limit && *n >= o->limit) return 0;
             if (*n == *cap) {
                 *cap = *cap ? 2 * *cap : 64;
@@ -351,6 +383,7 @@ static int32_t *qm_tokens(const eval_run *r, const eval_method *e, const meeting
 static int qm_run_method(const eval_opts *o, const eval_method *e, const ei_model *m, const meeting *mts, const qm_sample *ss, int n,
                       const char *options) {
     static const char *const ident[] = {"data_sha256", NULL};
+    if (o->max_new > 0 && check_full_room(e, m, o->max_new, "--max-new")) return -1;
     eval_run r;
     int rc = eval_run_open(&r, o, e, m, options, ident, qm_summary);
     for (int i = 0; !rc && i < n; i++) eval_run_expect(&r, ss[i].key);

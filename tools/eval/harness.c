@@ -337,7 +337,10 @@ static int push_tokens(const ei_model *m, const char *text, int special, int32_t
     return 0;
 }
 
-int64_t eval_full_budget(const eval_run *r, int max_new) { return (int64_t)r->n_ctx_train - max_new; }
+int64_t eval_full_budget(const eval_run *r, int max_new) {
+    const int64_t b = (int64_t)r->n_ctx_train - max_new;
+    return b > 0 ? b : 1; /* never 0 ("no limit"): eval_tokens reports that nothing fits */
+}
 
 int32_t *eval_tokens(const eval_run *r, const char *text, int chat, int64_t budget, int64_t *n_out, int64_t *truncated) {
     int32_t *pre = NULL, *body = NULL, *post = NULL, *all = NULL;
@@ -354,8 +357,8 @@ int32_t *eval_tokens(const eval_run *r, const char *text, int chat, int64_t budg
     int64_t keep = n_body;
     if (budget > 0 && n_body > room) {
         if (room < 2) {
-            eval_err("the chat template alone (%lld tokens) does not leave room in a budget of %lld tokens", (long long)(n_pre + n_post + bos),
-                     (long long)budget);
+            eval_err("a prompt budget of %lld tokens (the trained context minus the tokens to generate) leaves no room for the text "
+                     "after %lld tokens of BOS and chat template", (long long)budget, (long long)(n_pre + n_post + bos));
             goto out;
         }
         keep = room;

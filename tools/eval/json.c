@@ -305,6 +305,7 @@ const json *json_at(const json *arr, size_t i) { return i < json_len(arr) ? &arr
 const char *json_key_at(const json *obj, size_t i) { return obj && obj->type == JSON_OBJECT && i < obj->len ? obj->keys[i] : NULL; }
 const char *json_str(const json *v) { return v && v->type == JSON_STRING ? v->str : NULL; }
 size_t json_str_len(const json *v) { return v && v->type == JSON_STRING ? v->len : 0; }
+const char *json_text(const json *v) { return json_str(v) && strlen(v->str) == v->len ? v->str : NULL; }
 double json_num(const json *v, double fallback) { return v && v->type == JSON_NUMBER ? v->num : fallback; }
 int json_bool(const json *v, int fallback) { return v && v->type == JSON_BOOL ? v->num != 0 : fallback; }
 

@@ -35,6 +35,7 @@ const json *json_at(const json *arr, size_t i);          /* array element or obj
 const char *json_key_at(const json *obj, size_t i);      /* object key; NULL out of range */
 const char *json_str(const json *v);                     /* NULL unless a string */
 size_t json_str_len(const json *v);                      /* bytes of a string (it may contain NUL), else 0 */
+const char *json_text(const json *v);                    /* a string without NUL bytes (whole as C text), else NULL */
 double json_num(const json *v, double fallback);         /* fallback unless a number */
 int json_bool(const json *v, int fallback);              /* fallback unless a bool */
 

@@ -176,7 +176,7 @@ int eval_parse_list(const char *flag, const char *s, int64_t lo, int64_t hi, int
         char *end;
         errno = 0;
         long long v = strtoll(p, &end, 10);
-        if (end > p && (*end == 'K' || *end == 'k') && v <= INT64_MAX / 1024) v *= 1024, end++;
+        if (!errno && end > p && (*end == 'K' || *end == 'k') && v <= INT64_MAX / 1024 && v >= INT64_MIN / 1024) v *= 1024, end++;
         if (errno || end == p || (*end && *end != ',') || v < lo || v > hi || n == cap) {
             eval_err("%s: expected up to %d comma-separated numbers in [%lld, %lld] (K = 1024), got '%s'", flag, cap,
                      (long long)lo, (long long)hi, s);

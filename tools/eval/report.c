@@ -50,7 +50,7 @@ static int by_bench_method(const void *a, const void *b) {
     int c = bench_rank(x->bench) - bench_rank(y->bench);
     if (!c) c = strcmp(x->bench, y->bench);
     if (!c) c = method_rank(x->method) - method_rank(y->method);
-    if (!c && method_rank(x->method) == 3) { /* constant gates by value */
+    if (!c && method_rank(x->method) == 4) { /* constant gates by value */
         const double u = atof(x->method + 5), v = atof(y->method + 5);
         c = (u > v) - (u < v);
     }
@@ -63,6 +63,11 @@ static void progress_of(const rp_run *r, double *done, double *requested) {
     const json *s = json_get(r->v, "samples");
     *done = json_num(json_get(r->v, "done"), s && s->type == JSON_ARRAY ? (double)s->len : -1);
     *requested = json_num(json_get(r->v, "requested"), json_num(json_get(json_get(r->v, "options"), "requested"), -1));
+}
+
+void rp_slugify(char *s) {
+    for (char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-')) *p = '_';
 }
 
 /* Column labels: the method, the file when two runs of a benchmark share a method, and the state. */
@@ -83,9 +88,15 @@ static void label_runs(rp_run *rs, int n) {
                  shared ? "]" : "", state);
         /* file-name form of the method for the charts */
         snprintf(rs[i].slug, sizeof rs[i].slug, "%s%s%s", rs[i].method, shared ? "-" : "", shared ? rs[i].file : "");
-        for (char *p = rs[i].slug; *p; p++)
-            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
-                *p = '_';
+        rp_slugify(rs[i].slug);
+        /* two methods can map to one slug ("gate:a b", "gate:a_b"): number the later one, or one chart would overwrite the other */
+        size_t base = strlen(rs[i].slug);
+        if (base > sizeof rs[i].slug - 32) base = sizeof rs[i].slug - 32;
+        for (int j = 0, k = 0; j < i; j++)
+            if (!strcmp(rs[i].bench, rs[j].bench) && !strcmp(rs[i].slug, rs[j].slug)) {
+                snprintf(rs[i].slug + base, sizeof rs[i].slug - base, "-%d-%d", i, k++); /* new each time: ends */
+                j = -1; /* compare again from the start */
+            }
     }
 }
 
@@ -235,8 +246,14 @@ static double lb_sample(const rp_run *r, const char *key) {
  * when at least two runs differ in their samples. */
 static void longbench_common(FILE *o, const rp_run *rs, int n) {
     int lb[64], m = 0, differ = 0;
-    for (int i = 0; i < n && m < 64; i++)
-        if (!strcmp(rs[i].bench, "longbench")) lb[m++] = i;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(rs[i].bench, "longbench")) {
+            if (m == 64) {
+                fprintf(o, "\n(More than 64 LongBench runs: the table on their common samples is left out.)\n");
+                return;
+            }
+            lb[m++] = i;
+        }
     if (m < 2) return;
     const json *base = json_get(rs[lb[0]].v, "samples");
     size_t common = 0;

@@ -36,5 +36,7 @@ void rp_details(FILE *o, const rp_run *rs, int n, const char *bench);
 /* Passkey or needle section; ppl section. 0, or -1 (message printed) when a chart cannot be written. */
 int rp_grid(rp_ctx *c, const char *bench);
 int rp_ppl(rp_ctx *c);
+/* Chart file-name form of a label, in place: [A-Za-z0-9.-] kept, anything else becomes _ */
+void rp_slugify(char *s);
 
 #endif

@@ -283,8 +283,7 @@ static int ppl_corpus(rp_ctx *c, const char *corpus) {
     }
     char slug[160], path[RP_PATH + 200], title[256], err[600];
     snprintf(slug, sizeof slug, "%s", corpus);
-    for (char *p = slug; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-')) *p = '_';
+    rp_slugify(slug);
     snprintf(path, sizeof path, "%s/ppl-%s.svg", c->plots, slug);
     snprintf(title, sizeof title, "Perplexity by position: %s", corpus);
     const svg_line_spec spec = {title, "position (end of band, tokens)", "perplexity", xs.v, xs.n, 1, ser, nr, 0, 0, 0};
