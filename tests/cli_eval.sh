@@ -274,6 +274,9 @@ expect_error "eval: full attention with nothing left for the prompt" "--max-new:
 printf '{"task": "lcc", "id": 0, "prompt": "x\\u0000y", "answers": ["y"]}\n' > "$tmp/nul.jsonl"
 expect_error "eval: a NUL character in a prompt" "nul.jsonl:1: missing or bad field prompt" \
   $bin eval longbench -m "$m" -t 1 --data "$tmp/nul.jsonl" --maxlen "$tmp/dataset2maxlen.json" --out-dir "$tmp/e"
+head -n 1 "$d" > "$tmp/dup.jsonl"; head -n 2 "$d" >> "$tmp/dup.jsonl"
+expect_error "eval: a sample twice in the data" "dup.jsonl:2: sample lcc/.* appears twice \(also line 1\)" \
+  $bin eval longbench -m "$m" -t 1 --data "$tmp/dup.jsonl" --maxlen "$tmp/dataset2maxlen.json" --out-dir "$tmp/e"
 expect_error "eval: bad depth" "--depths: expected" $bin eval passkey -m "$m" -t 1 --depths 150 --out-dir "$tmp/e"
 expect_error "eval: option of another benchmark" "unknown option '--tasks' for eval passkey" $bin eval passkey -m "$m" -t 1 --tasks lcc
 expect_error "eval: no model" "needs -m MODEL" $bin eval ppl --corpus wikitext

@@ -32,6 +32,7 @@ typedef struct {
     const json *id, *answers, *classes;
     char key[160];
     int max_new;
+    long line; /* in the JSONL, for messages */
 } lb_sample;
 
 /* Tasks the official harness gives raw (few-shot or completion) instead of in the chat template. */
@@ -77,12 +78,17 @@ static int check_maxlen(const json *maxlen, const char *path) {
     return 0;
 }
 
+static int by_sample_key(const void *a, const void *b) {
+    return strcmp((*(const lb_sample *const *)a)->key, (*(const lb_sample *const *)b)->key);
+}
+
 /* Reads the JSONL: every line is checked; the lines of the selected tasks (up to --limit each) are kept. */
 static int load(const eval_opts *o, const char *data, const json *maxlen, lb_sample **out, int *n_out) {
     FILE *f = fopen(data, "r");
     if (!f) { eval_err("%s: cannot open", data); return -1; }
     lb_sample *ss = NULL;
-    int n = 0, cap = 0, rc = 0;
+    int n = 0, cap = 0, rc = 0, n_tasks = 0, task_kept[64];
+    char task_names[64][48];
     long lineno = 0;
     char *line = NULL, err[300];
     size_t lcap = 0;
@@ -119,10 +125,15 @@ static int load(const eval_opts *o, const char *data, const json *maxlen, lb_sam
             eval_err("%s:%ld: id too long", data, lineno), json_free(v), rc = -1;
             break;
         }
-        int same_task = 0, dup = 0;
-        for (int i = 0; i < n; i++) same_task += !strcmp(ss[i].task, s.task), dup |= !strcmp(ss[i].key, s.key);
-        if (dup) { eval_err("%s:%ld: sample %s appears twice", data, lineno, s.key); json_free(v); rc = -1; break; }
-        if (!eval_in_list(o->tasks, s.task) || (o->limit && same_task >= o->limit)) { json_free(v); continue; }
+        /* samples kept per task: a few dozen task names at most (each has a metric) */
+        int t = 0;
+        while (t < n_tasks && strcmp(task_names[t], s.task)) t++;
+        if (t == n_tasks) { /* a known task (it has a metric), so its name is short */
+            if (n_tasks == 64 || strlen(s.task) >= sizeof task_names[0]) { eval_err("%s: too many tasks", data), json_free(v), rc = -1; break; }
+            memcpy(task_names[n_tasks], s.task, strlen(s.task) + 1), task_kept[n_tasks++] = 0;
+        }
+        if (!eval_in_list(o->tasks, s.task) || (o->limit && task_kept[t] >= o->limit)) { json_free(v); continue; }
+        s.line = lineno;
         if (n == cap) {
             cap = cap ? 2 * cap : 64;
             lb_sample *p = realloc(ss, (size_t)cap * sizeof *p);
@@ -130,11 +141,24 @@ static int load(const eval_opts *o, const char *data, const json *maxlen, lb_sam
             ss = p;
         }
         ss[n++] = s;
+        task_kept[t]++;
     }
     if (!rc && ferror(f)) eval_err("%s: read error", data), rc = -1;
     free(line);
     fclose(f);
     if (!rc && n == 0) eval_err("%s: no samples selected (--tasks %s)", data, o->tasks ? o->tasks : "all"), rc = -1;
+    /* a key twice (sorted: a large file is checked in O(n log n)) */
+    const lb_sample **by_key = rc ? NULL : malloc((size_t)n * sizeof *by_key);
+    if (!rc && !by_key) eval_err("out of memory"), rc = -1;
+    for (int i = 0; !rc && i < n; i++) by_key[i] = &ss[i];
+    if (!rc) qsort(by_key, (size_t)n, sizeof *by_key, by_sample_key);
+    for (int i = 1; !rc && i < n; i++)
+        if (!strcmp(by_key[i - 1]->key, by_key[i]->key)) {
+            const long a = by_key[i - 1]->line, b = by_key[i]->line;
+            eval_err("%s:%ld: sample %s appears twice (also line %ld)", data, a > b ? a : b, by_key[i]->key, a > b ? b : a);
+            rc = -1;
+        }
+    free(by_key);
     *out = ss, *n_out = n;
     return rc;
 }
