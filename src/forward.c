@@ -173,6 +173,14 @@ static void hh_add_row(float *acc, const float *row, int S, int n_s, int n1, int
     for (int i = n_s + n1; i < n; i++) acc[S + i - n_s - n1] += row[i];
 }
 
+/* Worker ith's own part of the scores buffer (plan.c: BUF_SCORES): rows x (slots + 3 hd) floats for
+ * a block's attention, also used as the hd-float scratch of a memory read. */
+static float *thread_scratch(const ei_session *s, int ith) {
+    const ei_model_info *in = &s->m->info;
+    const size_t max_rows = (size_t)EI_ATTN_TOKENS * (in->n_head / in->n_head_kv);
+    return s->scores + (size_t)ith * max_rows * ((size_t)s->plan.n_slots + 3 * (size_t)in->head_dim);
+}
+
 /* Local attention of a block of up to EI_ATTN_TOKENS tokens and the query heads that share KV head
  * g (rows r = token * heads_per_group + head): every K/V row read serves all of them. A row's keys
  * are the sink (query rotated at its cache position) and the ring up to its own token (query at its
@@ -187,7 +195,7 @@ static void attn_task(void *ctx, int ith, int nth) {
     const float scale = 1.0f / sqrtf((float)hd);
     const int f16_kv = s->p.kv_type == EI_KV_F16;
     const int max_rows = EI_ATTN_TOKENS * hpg;
-    float *sc = s->scores + (size_t)ith * max_rows * (n_slots + 3 * hd);
+    float *sc = thread_scratch(s, ith);
     float *q_ring = sc + (size_t)max_rows * n_slots, *q_sink = q_ring + (size_t)max_rows * hd;
     float *o_blk = q_sink + (size_t)max_rows * hd; /* the block's outputs, row after row */
     const size_t layer_bytes = (size_t)n_slots * G * hd * s->kv_elem;
@@ -310,7 +318,7 @@ static void decode_softmax_task(void *ctx, int ith, int nth) {
         float *row = d->scores + (size_t)h * d->n;
         s->k->softmax(row, d->n);
         if (s->p.kv_type == EI_KV_F16) s->k->round_f16(row, d->n);
-        if (d->read_memory) memory_read_head(s, d->layer, 0, h, s->scores + (size_t)ith * s->plan.n_slots);
+        if (d->read_memory) memory_read_head(s, d->layer, 0, h, thread_scratch(s, ith));
     }
 }
 
@@ -382,7 +390,7 @@ static void memory_read_head(const ei_session *s, int layer, int t, int h, float
 static void memread_task(void *ctx, int ith, int nth) {
     memread_job *j = ctx;
     const int H = j->s->m->info.n_head;
-    float *scratch = j->s->scores + (size_t)ith * j->s->plan.n_slots;
+    float *scratch = thread_scratch(j->s, ith);
     for (int item = ith; item < j->T * H; item += nth) memory_read_head(j->s, j->layer, item / H, item % H, scratch);
 }
 

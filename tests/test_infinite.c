@@ -353,6 +353,47 @@ static void test_fits_window(void) {
     TEST_END(name);
 }
 
+/* Thread count (real model): one and three workers give the same bits, prompt logits and decode, for
+ * EdgeInfinite reading memory through a cache smaller than a head (S + W + L = 36 slots < hd = 64:
+ * the per-worker scratch of the memory read must not overlap) and through a qa-sized one. */
+static void test_threads(void) {
+    const char *name = "real model: 1 and 3 threads give bit-identical logits (memory read, tiny and normal cache)";
+    if (access(SMOL, R_OK)) { SKIP(name, "%s is absent (make model)", SMOL); return; }
+    TEST_BEGIN();
+    ei_model *m = ei_model_load(SMOL);
+    CHECK(m != NULL, "load: %s", ei_last_error());
+    if (!m) { TEST_END(name); return; }
+    const int V = ei_model_get_info(m)->n_vocab, n_prompt = 600;
+    int32_t toks[600];
+    for (int i = 0; i < n_prompt; i++) toks[i] = 1 + (int32_t)((i * 7919u + 11u) % (unsigned)(V - 1));
+    static const int sizes[2][3] = {{4, 16, 16}, {16, 128, 64}}; /* sink, window, chunk */
+    float *ref = malloc(sizeof *ref * (size_t)V * 5);
+    CHECK(ref != NULL, "out of memory");
+    for (int c = 0; c < 2 && ref; c++) {
+        int n_diff = 0;
+        for (int threads = 1; threads <= 3; threads += 2) {
+            ei_session_params p = ei_session_default_params();
+            p.infinite = 1, p.n_sink = sizes[c][0], p.n_window = sizes[c][1], p.n_chunk = sizes[c][2];
+            p.gate_const = 0.5f, p.n_threads = threads;
+            ei_session *s = ei_session_new(m, &p);
+            CHECK(s && ei_session_eval(s, toks, n_prompt, NULL, NULL, NULL) == 0, "eval: %s", ei_last_error());
+            for (int step = 0; s && step < 5; step++) {
+                const float *lg = ei_session_logits(s);
+                if (threads == 1) memcpy(ref + (size_t)step * V, lg, sizeof *lg * (size_t)V);
+                else n_diff += memcmp(ref + (size_t)step * V, lg, sizeof *lg * (size_t)V) != 0;
+                int32_t next = toks[step];
+                if (ei_session_eval(s, &next, 1, NULL, NULL, NULL)) break;
+            }
+            ei_session_free(s);
+        }
+        CHECK(n_diff == 0, "sink %d, window %d, chunk %d: %d of 5 logit vectors differ between 1 and 3 threads", sizes[c][0],
+              sizes[c][1], sizes[c][2], n_diff);
+    }
+    free(ref);
+    ei_model_free(m);
+    TEST_END(name);
+}
+
 /* Session state snapshots (real model): the state saved at a chunk boundary inside one long
  * ei_session_eval and loaded back continues with the same bits as the uninterrupted run (prompt
  * logits and greedy continuation), for full attention, EdgeInfinite with memory, and H2O; a state
@@ -452,6 +493,7 @@ int main(void) {
         ei_model_free(m);
     }
     test_fits_window();
+    test_threads();
     test_state_snapshot();
     CHECK_EXIT();
 }
