@@ -162,8 +162,12 @@ size_t ei_session_state_size(const ei_session *s) { return sizeof(state_header) 
 int ei_session_state_save(const ei_session *s, void *buf, size_t size) {
     if (!buf || size < ei_session_state_size(s))
         return ei_set_error("session state: a buffer of %zu bytes, %zu needed", size, ei_session_state_size(s));
-    const state_header h = {EI_STATE_MAGIC, s->id, s->plan.total, s->n_stream, s->ring_pos0, s->n_memory, s->n_calls,
-                            s->n_rows, s->n_pad_rows, s->n_sink_used, s->ring_start, s->ring_count};
+    state_header h;
+    memset(&h, 0, sizeof h); /* padding too: the caller's buffer gets no stack bytes */
+    h.magic = EI_STATE_MAGIC, h.id = s->id, h.arena_bytes = s->plan.total;
+    h.n_stream = s->n_stream, h.ring_pos0 = s->ring_pos0, h.n_memory = s->n_memory;
+    h.n_calls = s->n_calls, h.n_rows = s->n_rows, h.n_pad_rows = s->n_pad_rows;
+    h.n_sink_used = s->n_sink_used, h.ring_start = s->ring_start, h.ring_count = s->ring_count;
     memcpy(buf, &h, sizeof h);
     memcpy((uint8_t *)buf + sizeof h, s->arena, s->plan.total);
     return 0;
@@ -178,6 +182,14 @@ int ei_session_state_load(ei_session *s, const void *buf, size_t size) {
         return ei_set_error("session state: saved by another session (a state goes back only where it came from)");
     if (size < ei_session_state_size(s))
         return ei_set_error("session state: %zu bytes, %zu needed", size, ei_session_state_size(s));
+    /* the counters index the caches: a buffer changed after it was saved must not reach them */
+    const int cap = s->plan.ring_cap;
+    const int64_t sink_used = h.n_stream < s->p.n_sink ? h.n_stream : s->p.n_sink;
+    const int ring_ok = s->p.infinite ? h.ring_count >= 0 && h.ring_count < cap : h.ring_count >= 0 && h.ring_count <= cap;
+    if (!ring_ok || h.ring_start < 0 || h.ring_start >= cap || h.n_stream < 0 || (!s->p.infinite && h.n_stream > s->p.n_ctx) ||
+        h.n_sink_used != (s->p.infinite ? sink_used : 0) || h.ring_pos0 < 0 || h.ring_pos0 > h.n_stream || h.n_memory < 0 ||
+        h.n_memory > h.n_stream)
+        return ei_set_error("session state: inconsistent counters (changed after it was saved?)");
     memcpy(s->arena, (const uint8_t *)buf + sizeof h, s->plan.total);
     s->n_stream = h.n_stream, s->ring_pos0 = h.ring_pos0, s->n_memory = h.n_memory;
     s->n_calls = h.n_calls, s->n_rows = h.n_rows, s->n_pad_rows = h.n_pad_rows;

@@ -474,6 +474,11 @@ static void test_state_snapshot(void) {
             CHECK(ei_session_state_load(other, c.buf, c.size) != 0, "mode %d: another session took the state", mode);
             CHECK(ei_session_state_save(s, c.buf, c.size - 1) != 0 && ei_session_state_load(s, c.buf, 16) != 0,
                   "mode %d: a short buffer was taken", mode);
+            /* a state changed after saving: the stream position (the header's first counter, after magic,
+             * id and arena size: bytes 24..31) set to -1 must be refused, not index the caches */
+            memset((uint8_t *)c.buf + 24, 0xff, 8);
+            CHECK(ei_session_state_load(s, c.buf, c.size) != 0 && strstr(ei_last_error(), "inconsistent counters"),
+                  "mode %d: a corrupted state was taken (%s)", mode, ei_last_error());
         }
         free(c.buf);
         ei_session_free(s), ei_session_free(other);
