@@ -17,10 +17,13 @@
  * so concurrent calls on one tokenizer are safe. */
 #include "tokenizer.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "unicode.h"
 
@@ -33,6 +36,9 @@ enum { TT_UNDEFINED = 0, TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER 
 /* Texts longer than this are refused: symbol indices are 32-bit and SentencePiece escaping can
  * triple a text. */
 #define MAX_TEXT_BYTES ((size_t)1 << 30)
+#define MAX_VOCAB (1 << 22)      /* tokens; the model loader's limit too */
+#define MAX_MERGES (1 << 24)
+#define MAX_TOKEN_BYTES 4096     /* real vocabularies stay far below; bounds the cost of matching */
 
 typedef struct {
     uint64_t key;  /* (left id << 32) | right id */
@@ -76,16 +82,35 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The hash tables (vocab, merges, specials) are keyed by a file's strings: with a fixed hash a
+ * crafted vocab could put every entry on one probe chain and make loading quadratic. A seed drawn
+ * once per process takes that away; only the tables' layout depends on it, never a token. */
+static uint64_t g_hash_seed;
+static pthread_once_t g_seed_once = PTHREAD_ONCE_INIT;
+
+static void draw_seed(void)
+{
+    uint64_t x = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(&x, sizeof x, 1, f) != 1) x = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32); /* weaker, still unknown in advance */
+    if (f) fclose(f);
+    g_hash_seed = x;
+}
+
+#define FNV_PRIME 0x100000001b3ull
+static uint64_t fnv_basis(void) { return 0xcbf29ce484222325ull ^ g_hash_seed; }
+static uint64_t fnv_finish(uint64_t h) { return h ^ (h >> 29); } /* spreads the low bits */
+
 static uint64_t hash_bytes(const char *s, size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then a final mix so low bits are well spread */
-    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
-    h ^= h >> 29;
-    return h;
+    uint64_t h = fnv_basis(); /* FNV-1a */
+    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)s[i]) * FNV_PRIME;
+    return fnv_finish(h);
 }
 
 static uint64_t hash_u64(uint64_t x)
 {
+    x ^= g_hash_seed;
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdull;
     x ^= x >> 33;
@@ -242,9 +267,9 @@ static int load_strings(ei_tokenizer *t, const gguf_kv *kv, char *err, size_t er
             set_err(err, errlen, "tokenizer.ggml.tokens[%d] is not a string", i);
             return -1;
         }
-        if (s.len > ((size_t)1 << 20)) {
-            set_err(err, errlen, "tokenizer.ggml.tokens[%d] is %llu bytes long", i,
-                    (unsigned long long)s.len);
+        if (s.len > MAX_TOKEN_BYTES) {
+            set_err(err, errlen, "tokenizer.ggml.tokens[%d] is %llu bytes long (at most %d)", i,
+                    (unsigned long long)s.len, MAX_TOKEN_BYTES);
             return -1;
         }
         total += (size_t)s.len + 1;
@@ -332,7 +357,7 @@ static int load_merges(ei_tokenizer *t, const gguf_file *f, char *err, size_t er
         set_err(err, errlen, "gpt2 tokenizer without a tokenizer.ggml.merges string array");
         return -1;
     }
-    if (kv->arr_len > (1u << 30)) { set_err(err, errlen, "too many merges"); return -1; }
+    if (kv->arr_len > MAX_MERGES) { set_err(err, errlen, "tokenizer.ggml.merges: more than %d merges", MAX_MERGES); return -1; }
     uint64_t cap = 16;
     while (cap < kv->arr_len * 2) cap <<= 1;
     t->merges = malloc(cap * sizeof *t->merges);
@@ -499,10 +524,10 @@ static int is_special_candidate(const ei_tokenizer *t, int32_t id)
            utf8_first_invalid((const uint8_t *)s, len) == len;
 }
 
-/* Id of the special token spelled s[0..len), or -1. */
-static int32_t special_find(const ei_tokenizer *t, const char *s, size_t len)
+/* Id of the special token spelled s[0..len) whose hash_bytes is h, or -1. */
+static int32_t special_find_hashed(const ei_tokenizer *t, const char *s, size_t len, uint64_t h)
 {
-    uint32_t i = (uint32_t)hash_bytes(s, len) & t->special_mask;
+    uint32_t i = (uint32_t)h & t->special_mask;
     for (;;) {
         uint32_t v = t->special_slots[i];
         if (v == 0) return -1;
@@ -511,6 +536,11 @@ static int32_t special_find(const ei_tokenizer *t, const char *s, size_t len)
         if (l == len && memcmp(ts, s, len) == 0) return (int32_t)(v - 1);
         i = (i + 1) & t->special_mask;
     }
+}
+
+static int32_t special_find(const ei_tokenizer *t, const char *s, size_t len)
+{
+    return special_find_hashed(t, s, len, hash_bytes(s, len));
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -610,13 +640,14 @@ static void load_flags(ei_tokenizer *t, const gguf_file *f)
 ei_tokenizer *ei_tokenizer_load(const gguf_file *f, char *err, size_t errlen)
 {
     if (!f) { set_err(err, errlen, "no GGUF file"); return NULL; }
+    pthread_once(&g_seed_once, draw_seed);
     ei_tokenizer *t = calloc(1, sizeof *t);
     if (!t) { set_err(err, errlen, "out of memory"); return NULL; }
     if (load_kind(t, f, err, errlen) != 0) goto fail;
     const gguf_kv *kv = gguf_find(f, "tokenizer.ggml.tokens");
     if (!kv || kv->type != GGUF_ARRAY || kv->arr_type != GGUF_STRING || kv->arr_len == 0 ||
-        kv->arr_len > (1u << 30)) {
-        set_err(err, errlen, "tokenizer.ggml.tokens is missing or not a non-empty string array");
+        kv->arr_len > MAX_VOCAB) {
+        set_err(err, errlen, "tokenizer.ggml.tokens is missing or not a string array of 1..%d tokens", MAX_VOCAB);
         goto fail;
     }
     t->n = (int32_t)kv->arr_len;
@@ -1104,21 +1135,26 @@ static int spm_segment(enc_ctx *c, const uint8_t *s, size_t len, int prefix)
 
 /* ---- special tokens and the whole text */
 
-/* Special token starting at s[p] (longest first), or -1. Control and unknown tokens match only
- * with parse_special; user-defined tokens always do (as in llama.cpp). */
+/* The longest special token starting at s[p], or -1. Control and unknown tokens match only with
+ * parse_special; user-defined tokens always do (as in llama.cpp). The candidate lengths are tried
+ * shortest first with one running hash, so a position costs the longest candidate's bytes, not
+ * the sum of all candidates' lengths. */
 static int32_t match_special(const ei_tokenizer *t, const uint8_t *s, size_t p, size_t len,
                              int parse_special, size_t *mlen)
 {
-    uint8_t b = s[p];
-    for (uint32_t k = t->special_first[b]; k < t->special_first[b + 1]; k++) {
-        size_t l = t->special_len[k];
-        if (l > len - p) continue;
-        int32_t id = special_find(t, (const char *)s + p, l);
+    const uint8_t b = s[p];
+    uint64_t h = fnv_basis();
+    size_t hashed = 0;
+    int32_t best = -1;
+    for (uint32_t k = t->special_first[b + 1]; k-- > t->special_first[b];) { /* longest first: walk back */
+        const size_t l = t->special_len[k];
+        if (l > len - p) break; /* the rest are longer still */
+        for (; hashed < l; hashed++) h = (h ^ s[p + hashed]) * FNV_PRIME;
+        int32_t id = special_find_hashed(t, (const char *)s + p, l, fnv_finish(h));
         if (id < 0 || (!parse_special && t->type[id] != TT_USER)) continue;
-        *mlen = l;
-        return id;
+        best = id, *mlen = l;
     }
-    return -1;
+    return best;
 }
 
 /* One stretch of text between special tokens. For llama vocabs each stretch gets the space prefix:

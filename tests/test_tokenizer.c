@@ -956,11 +956,11 @@ static int ids_are(const ei_tokenizer *t, const char *text, int ps, const int32_
  * <unk> without byte tokens, merges into control tokens refused, bad metadata refused. */
 static void test_synthetic(void)
 {
-    enum { N = 11 };
+    enum { N = 13 };
     static const char *tokens[N] = {"<unk>", "<s>", "</s>", "\xE2\x96\x81", "a", "b", "ab",
-                                    "\xE2\x96\x81\x61\x62" /* "▁ab" */, "<tag>", "c", "bc"};
-    static const int32_t types[N] = {2, 3, 3, 1, 1, 1, 1, 1, 4, 1, 3};
-    static const float scores[N] = {0, 0, 0, -5, -5, -5, -1, -2, 0, -5, 0};
+                                    "\xE2\x96\x81\x61\x62" /* "▁ab" */, "<tag>", "c", "bc", "<tag>x", "<tag>c"};
+    static const int32_t types[N] = {2, 3, 3, 1, 1, 1, 1, 1, 4, 1, 3, 4, 3};
+    static const float scores[N] = {0, 0, 0, -5, -5, -5, -1, -2, 0, -5, 0, 0, 0};
     char err[256];
     TEST_BEGIN();
     synth_vocab sv = {"llama", NULL, tokens, types, scores, N, NULL, 0, 1};
@@ -974,6 +974,12 @@ static void test_synthetic(void)
         /* "bc" is a control token: never a merge result, so b and c stay apart */
         CHECK(ids_are(t, "bc", 0, (const int32_t[]){3, 5, 9}, 3), "no merge into control tokens");
         CHECK(ids_are(t, "bc", 1, (const int32_t[]){10}, 1), "control token parsed");
+        /* the longest special that may match wins: <tag>x (user) over <tag>; <tag>c (control) only
+         * with parse_special, else <tag> and then c */
+        CHECK(ids_are(t, "<tag>xab", 0, (const int32_t[]){11, 7}, 2), "longest user-defined token");
+        CHECK(ids_are(t, "<tag>ab", 0, (const int32_t[]){8, 7}, 2), "shorter user-defined token");
+        CHECK(ids_are(t, "<tag>c", 0, (const int32_t[]){8, 3, 9}, 3), "control token not parsed: the user token under it");
+        CHECK(ids_are(t, "<tag>c", 1, (const int32_t[]){12}, 1), "longest control token parsed");
         ei_tokenizer_free(t);
     }
     sv.add_space_prefix = 0;
