@@ -16,6 +16,8 @@ struct ei_sampler {
     cand *c;            /* [n_vocab] candidates */
     int32_t *history;   /* ring of the last repeat_last_n accepted tokens */
     int n_hist, hist_pos;
+    uint32_t *stamp;    /* [n_vocab]: stamp[id] == round when id was penalised this call */
+    uint32_t round;
     uint64_t rng;
 };
 
@@ -37,7 +39,8 @@ ei_sampler *ei_sampler_new(const ei_sampler_params *p, int n_vocab) {
     s->n_vocab = n_vocab;
     s->c = malloc((size_t)n_vocab * sizeof *s->c);
     s->history = malloc((size_t)(s->p.repeat_last_n ? s->p.repeat_last_n : 1) * sizeof *s->history);
-    if (!s->c || !s->history) goto oom;
+    s->stamp = calloc((size_t)n_vocab, sizeof *s->stamp);
+    if (!s->c || !s->history || !s->stamp) goto oom;
     s->rng = s->p.seed ^ 0x9E3779B97F4A7C15ull;
     return s;
 oom:
@@ -50,6 +53,7 @@ void ei_sampler_free(ei_sampler *s) {
     if (!s) return;
     free(s->c);
     free(s->history);
+    free(s->stamp);
     free(s);
 }
 
@@ -75,49 +79,62 @@ static int cand_desc(const void *a, const void *b) {
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Heaps of candidates with the worst (lowest logit, then highest id) at the root. */
+static int worse(const cand *c, int i, int j) { return cand_desc(&c[i], &c[j]) > 0; }
+
+static void sift_down(cand *c, int n, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && worse(c, l, m)) m = l;
+        if (r < n && worse(c, r, m)) m = r;
+        if (m == i) return;
+        cand t = c[i];
+        c[i] = c[m], c[m] = t, i = m;
+    }
+}
+
 /* Moves the k largest candidates to the front (unordered), by a min-heap over the first k. */
 static void select_top_k(cand *c, int n, int k) {
-#define LESS(i, j) (cand_desc(&c[i], &c[j]) > 0)
-    for (int start = k / 2 - 1; start >= 0; start--)
-        for (int i = start;;) {
-            int l = 2 * i + 1, r = l + 1, m = i;
-            if (l < k && LESS(l, m)) m = l;
-            if (r < k && LESS(r, m)) m = r;
-            if (m == i) break;
-            cand t = c[i]; c[i] = c[m]; c[m] = t; i = m;
-        }
+    for (int start = k / 2 - 1; start >= 0; start--) sift_down(c, k, start);
     for (int j = k; j < n; j++) {
         if (!(cand_desc(&c[j], &c[0]) < 0)) continue; /* not better than the heap's worst */
         c[0] = c[j];
-        for (int i = 0;;) {
-            int l = 2 * i + 1, r = l + 1, m = i;
-            if (l < k && LESS(l, m)) m = l;
-            if (r < k && LESS(r, m)) m = r;
-            if (m == i) break;
-            cand t = c[i]; c[i] = c[m]; c[m] = t; i = m;
-        }
+        sift_down(c, k, 0);
     }
-#undef LESS
+}
+
+/* Best first, in place (heapsort: unlike qsort it never allocates, and cand_desc is a total order,
+ * so the result is the one order there is). */
+static void sort_desc(cand *c, int n) {
+    for (int start = n / 2 - 1; start >= 0; start--) sift_down(c, n, start);
+    for (int end = n - 1; end > 0; end--) {
+        cand t = c[0];
+        c[0] = c[end], c[end] = t; /* the worst left goes last */
+        sift_down(c, end, 0);
+    }
 }
 
 int32_t ei_sampler_sample(ei_sampler *s, const float *logits) {
     const int V = s->n_vocab;
     cand *c = s->c;
     for (int i = 0; i < V; i++) {
-        c[i].logit = logits[i];
+        c[i].logit = isnan(logits[i]) ? -INFINITY : logits[i]; /* NaN would break the candidates' order */
         c[i].id = i;
     }
-    if (s->p.repeat_penalty != 1.0f)
+    if (s->p.repeat_penalty != 1.0f) {
+        if (++s->round == 0) { /* after 2^32 calls: start the stamps over */
+            memset(s->stamp, 0, (size_t)V * sizeof *s->stamp);
+            s->round = 1;
+        }
         for (int h = 0; h < s->n_hist; h++) {
             int32_t id = s->history[h];
-            if (id < 0 || id >= V) continue;
+            /* a token repeated in the window is penalised once */
+            if (id < 0 || id >= V || s->stamp[id] == s->round) continue;
+            s->stamp[id] = s->round;
             float *l = &c[id].logit;
-            /* a token already penalised by an earlier duplicate in the window is penalised once */
-            int seen = 0;
-            for (int e = 0; e < h; e++) seen |= s->history[e] == id;
-            if (seen) continue;
             *l = *l > 0 ? *l / s->p.repeat_penalty : *l * s->p.repeat_penalty;
         }
+    }
     if (s->p.temperature <= 0.0f) {
         int best = 0;
         for (int i = 1; i < V; i++)
@@ -129,7 +146,7 @@ int32_t ei_sampler_sample(ei_sampler *s, const float *logits) {
         select_top_k(c, n, s->p.top_k);
         n = s->p.top_k;
     }
-    qsort(c, (size_t)n, sizeof *c, cand_desc);
+    sort_desc(c, n);
     /* probabilities at temperature 1 for the truncation rules */
     double sum = 0.0, mx = c[0].logit;
     for (int i = 0; i < n; i++) sum += exp(c[i].logit - mx);
