@@ -308,5 +308,6 @@ int64_t ei_chat_format(const ei_model *m, const char *system, const char *user, 
     if (!system) system = "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
     int n = snprintf(out, cap, "<|im_start|>system\n%s<|im_end|>\n<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n",
                      system, user);
+    if (n < 0) return ei_set_error("chat prompt: longer than 2 GiB");
     return n;
 }
