@@ -20,7 +20,6 @@
 #include "tiny_model.h"
 #include "types.h"
 
-#define SMOL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 /* ------------------------------------------------------------ naive model */
 
@@ -317,11 +316,8 @@ static void test_naive(ei_model *m) {
  * tokens (nothing is evicted, and scores/values are computed by the same kernels). */
 static void test_fits_window(void) {
     const char *name = "real model: a prompt that fits the window gives the full-attention tokens";
-    if (access(SMOL, R_OK)) { SKIP(name, "%s is absent (make model)", SMOL); return; }
-    TEST_BEGIN();
-    ei_model *m = ei_model_load(SMOL);
-    CHECK(m != NULL, "load: %s", ei_last_error());
-    if (!m) { TEST_END(name); return; }
+    ei_model *m = smol_begin(name);
+    if (!m) return;
     const char *text = "The history of the lighthouse begins with fires lit on hills to guide ships home. Over the centuries, "
                        "towers of stone replaced the fires, and lenses made the light visible far out at sea. Keepers lived "
                        "in small houses beside the towers and kept the lamps burning through every storm.";
@@ -358,11 +354,8 @@ static void test_fits_window(void) {
  * the per-worker scratch of the memory read must not overlap) and through a qa-sized one. */
 static void test_threads(void) {
     const char *name = "real model: 1 and 3 threads give bit-identical logits (memory read, tiny and normal cache)";
-    if (access(SMOL, R_OK)) { SKIP(name, "%s is absent (make model)", SMOL); return; }
-    TEST_BEGIN();
-    ei_model *m = ei_model_load(SMOL);
-    CHECK(m != NULL, "load: %s", ei_last_error());
-    if (!m) { TEST_END(name); return; }
+    ei_model *m = smol_begin(name);
+    if (!m) return;
     const int V = ei_model_get_info(m)->n_vocab, n_prompt = 600;
     int32_t toks[600];
     for (int i = 0; i < n_prompt; i++) toks[i] = 1 + (int32_t)((i * 7919u + 11u) % (unsigned)(V - 1));
@@ -420,11 +413,8 @@ static int argmax(const ei_model *m, const float *lg) {
 
 static void test_state_snapshot(void) {
     const char *name = "real model: a saved session state continues with the same bits (full, memory, H2O)";
-    if (access(SMOL, R_OK)) { SKIP(name, "%s is absent (make model)", SMOL); return; }
-    TEST_BEGIN();
-    ei_model *m = ei_model_load(SMOL);
-    CHECK(m != NULL, "load: %s", ei_last_error());
-    if (!m) { TEST_END(name); return; }
+    ei_model *m = smol_begin(name);
+    if (!m) return;
     const char *text = "The keeper climbed the stairs of the tower every evening, trimmed the wick, polished the great lens "
                        "and wrote the weather into the log book. Ships passed far out, and some nights none at all. ";
     enum { N = 560, GEN = 8 };

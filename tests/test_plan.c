@@ -13,7 +13,6 @@
 #include "edgeinf.h"
 #include "tiny_model.h"
 
-#define SMOL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define EI_ASAN 1

@@ -13,7 +13,6 @@
 #include "edgeinf.h"
 #include "tiny_model.h"
 
-#define SMOL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 #define ESSAYS "../shared/data/pg_essays"
 
 static int valid_utf8(const unsigned char *s) {
@@ -210,11 +209,9 @@ static void test_errors(const ei_model *m) {
 
 static void test_smol_32k(void) {
     const char *name = "synth_passkey: 32K tokens with the SmolLM2 tokenizer";
-    if (access(SMOL, R_OK)) { SKIP(name, "%s is absent", SMOL); return; }
-    TEST_BEGIN();
-    ei_model *m = ei_model_load(SMOL);
-    CHECK(m != NULL, "%s", ei_last_error());
-    if (m) {
+    ei_model *m = smol_begin(name);
+    if (!m) return;
+    {
         char key[16], err[256];
         const double t0 = ei_time_s();
         char *t = synth_passkey(m, 32768, 75, 3, key, err, sizeof err);

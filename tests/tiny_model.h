@@ -1,10 +1,12 @@
-/* The tiny llama2.c model the tests run on when no real model is needed: stories260K from
- * ../shared/models, converted to a temporary GGUF and loaded. */
+/* The models the tests run on: the tiny llama2.c model stories260K from ../shared/models (converted
+ * to a temporary GGUF and loaded) when no real model is needed, and SmolLM2 from models/ (make
+ * model) when one is. */
 #ifndef EI_TINY_MODEL_H
 #define EI_TINY_MODEL_H
 #include <stdio.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "edgeinf.h"
 
 #define CKPT "../shared/models/stories260K/stories260K.bin"
@@ -21,6 +23,22 @@ static ei_model *tiny_model_load(void) {
     close(fd);
     ei_model *m = ei_convert_llama2c(CKPT, TOK, gguf) == 0 ? ei_model_load(gguf) : NULL;
     unlink(gguf);
+    return m;
+}
+
+#define SMOL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+/* Starts test `name` on SmolLM2: NULL after a SKIP line when models/ lacks it, or after the test's
+ * FAIL line when it does not load; else the model, and the test is open (TEST_END it). */
+static inline ei_model *smol_begin(const char *name) {
+    if (access(SMOL, R_OK)) {
+        SKIP(name, "%s is absent (make model)", SMOL);
+        return NULL;
+    }
+    TEST_BEGIN();
+    ei_model *m = ei_model_load(SMOL);
+    CHECK(m != NULL, "load: %s", ei_last_error());
+    if (!m) TEST_END(name);
     return m;
 }
 
