@@ -4,9 +4,15 @@ per run, prompt tokens / summed sample seconds (the tok/s column), the rate of t
 (window not yet full), and for LongBench the average over the first sample of each task (the
 subset that can be compared with a --limit 1 run). Prompt tokens taken from a saved state
 (prefix_reused) are not counted as prefilled. --from N counts only the samples from the N-th (0-based)
-of each file: the part a later session added, with another build or machine.
+of each file: the part a later session added, with another build or machine; --first N only the
+first N samples (the queries every QMSum run has). For QMSum: answers cut
+at the generation limit and answers that start by copying the transcript's first line.
+--length L counts only passkey/needle cells of L tokens (the time of one row of the grid). --same A B
+compares two methods' runs of every benchmark on their common samples: samples with the same score,
+and with the same answer text.
 
-  python3 scripts/run_stats.py [RUN_DIR] [--from N]        (default docs/eval/runs)
+  python3 scripts/run_stats.py [RUN_DIR] [--from N] [--first N]   (default docs/eval/runs)
+  python3 scripts/run_stats.py [RUN_DIR] --same streaming closed [--length 32768]
 """
 import glob
 import json
@@ -15,14 +21,43 @@ import sys
 
 args = sys.argv[1:]
 start = 0
+end = None
 if "--from" in args:
     i = args.index("--from")
     start = int(args[i + 1])
     del args[i:i + 2]
+if "--first" in args:
+    i = args.index("--first")
+    end = int(args[i + 1])
+    del args[i:i + 2]
+same = length = None
+if "--same" in args:
+    i = args.index("--same")
+    same = args[i + 1:i + 3]
+    del args[i:i + 3]
+if "--length" in args:
+    i = args.index("--length")
+    length = int(args[i + 1])
+    del args[i:i + 2]
 folder = args[0] if args else "docs/eval/runs"
+
+if same:
+    for bench in ("longbench", "passkey", "needle", "qmsum"):
+        paths = [os.path.join(folder, f"{bench}-{m}.json") for m in same]
+        if not all(os.path.exists(p) for p in paths):
+            continue
+        a, b = ({s["key"]: s for s in json.load(open(p, encoding="utf-8"))["samples"]
+                 if length is None or s.get("length", length) == length} for p in paths)
+        keys = [k for k in a if k in b]
+        score = "rougeL" if bench == "qmsum" else "correct" if bench in ("passkey", "needle") else "score"
+        print(f"{bench}: {same[0]} and {same[1]} on {len(keys)} common samples: same score on "
+              f"{sum(a[k][score] == b[k][score] for k in keys)}, same answer text on "
+              f"{sum(a[k]['prediction'] == b[k]['prediction'] for k in keys)}")
+    sys.exit(0)
 for path in sorted(glob.glob(os.path.join(folder, "*-*.json"))):
     d = json.load(open(path, encoding="utf-8"))
-    ss = [s for s in d["samples"][start:] if s.get("seconds") and s.get("prompt_tokens")]
+    ss = [s for s in d["samples"][start:end] if s.get("seconds") and s.get("prompt_tokens")
+          and (length is None or s.get("length", length) == length)]
     if not ss:
         continue
     tokens = sum(s["prompt_tokens"] - s.get("prefix_reused", 0) for s in ss)
@@ -32,6 +67,11 @@ for path in sorted(glob.glob(os.path.join(folder, "*-*.json"))):
     line = (f"{os.path.basename(path):28s} {len(ss):3d} samples  {seconds / 60:6.1f} min summed, wall {d['wall_s'] / 60:6.1f}  "
             f"{tokens:8d} prompt tokens prefilled  {tokens / seconds:6.1f} tok/s  "
             f"shortest {short_n} tokens at {short_n / short['seconds']:.0f} tok/s")
+    if d["bench"] == "qmsum":
+        limit = (d.get("options") or {}).get("max_new") or d["profile"]["max_new_tokens"]
+        cut = sum(s["generated_tokens"] >= limit for s in ss)
+        copies = sum(s["prediction"].lstrip().startswith("Grad E: I guess") for s in ss)
+        line += f"  cut at {limit} tokens: {cut}  starting with the transcript's first line: {copies}"
     if d["bench"] == "longbench":
         first = {}
         for s in d["samples"]:

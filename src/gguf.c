@@ -185,20 +185,23 @@ static int cmp_str_ptr(const void *a, const void *b) {
     return memcmp(x->ptr, y->ptr, x->len);
 }
 
-/* The first name that appears twice among n (sorted, so a file of a million names is checked in
- * O(n log n)), or NULL. *oom is set when the index cannot be allocated. */
-static const gguf_str *find_duplicate(const void *items, size_t stride, size_t name_offset, uint64_t n, int *oom) {
-    *oom = 0;
-    if (n < 2) return NULL;
+/* Fails (-1, message via c) when a name appears twice among the n items (sorted, so a file of a
+ * million names is checked in O(n log n)); what names the kind of name. */
+static int check_unique(cursor *c, const void *items, size_t stride, size_t name_offset, uint64_t n, const char *what) {
+    if (n < 2) return 0;
     const gguf_str **idx = malloc((size_t)n * sizeof *idx);
-    if (!idx) { *oom = 1; return NULL; }
+    if (!idx) {
+        fail(c, "out of memory");
+        return -1;
+    }
     for (uint64_t i = 0; i < n; i++) idx[i] = (const gguf_str *)((const char *)items + i * stride + name_offset);
     qsort(idx, (size_t)n, sizeof *idx, cmp_str_ptr);
     const gguf_str *dup = NULL;
     for (uint64_t i = 1; i < n && !dup; i++)
         if (!cmp_str_ptr(&idx[i - 1], &idx[i])) dup = idx[i];
+    if (dup) fail(c, "%s '%.*s' appears twice", what, shown(*dup), dup->ptr);
     free(idx);
-    return dup;
+    return dup ? -1 : 0;
 }
 
 static int read_tensor_info(cursor *c, gguf_tensor *t, uint64_t idx) {
@@ -322,13 +325,7 @@ gguf_file *gguf_open(const char *path, char *err, size_t errlen) {
             f->alignment = a;
         }
     }
-    int oom;
-    const gguf_str *dup = find_duplicate(f->kv, sizeof *f->kv, offsetof(gguf_kv, key), f->n_kv, &oom);
-    if (dup || oom) {
-        if (oom) fail(&c, "out of memory");
-        else fail(&c, "metadata key '%.*s' appears twice", shown(*dup), dup->ptr);
-        goto bad;
-    }
+    if (check_unique(&c, f->kv, sizeof *f->kv, offsetof(gguf_kv, key), f->n_kv, "metadata key")) goto bad;
     for (uint64_t i = 0; i < f->n_tensors; i++)
         if (read_tensor_info(&c, &f->tensors[i], i)) goto bad;
     f->data_offset = (c.pos + f->alignment - 1) / f->alignment * f->alignment;
@@ -354,12 +351,7 @@ gguf_file *gguf_open(const char *path, char *err, size_t errlen) {
         }
         t->data = f->map + f->data_offset + t->offset;
     }
-    dup = find_duplicate(f->tensors, sizeof *f->tensors, offsetof(gguf_tensor, name), f->n_tensors, &oom);
-    if (dup || oom) {
-        if (oom) fail(&c, "out of memory");
-        else fail(&c, "tensor name '%.*s' appears twice", shown(*dup), dup->ptr);
-        goto bad;
-    }
+    if (check_unique(&c, f->tensors, sizeof *f->tensors, offsetof(gguf_tensor, name), f->n_tensors, "tensor name")) goto bad;
     return f;
 bad:
     gguf_close(f);
