@@ -63,13 +63,13 @@ int ei_profile_load_file(const char *path, ei_profile *p) {
         int bad = 0;
         if (!strcmp(k, "name")) {
             /* a name goes into run files and JSON stats lines: short, and letters, digits, '.', '_', '-' only */
-            bad = !*v || strlen(v) >= sizeof tmp.name || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(v);
-            if (!bad) memcpy(tmp.name, v, strlen(v) + 1);
-            else {
+            const size_t n = strlen(v);
+            if (!n || n >= sizeof tmp.name || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n) {
                 rc = ei_set_error("%s:%d: profile name '%s': expected 1..%d letters, digits, '.', '_' or '-'", path, lineno, v,
                                   (int)sizeof tmp.name - 1);
                 break;
             }
+            memcpy(tmp.name, v, n + 1);
         }
         else if (!strcmp(k, "chunk")) bad = parse_count(v, &tmp.chunk);
         else if (!strcmp(k, "sink")) bad = parse_count(v, &tmp.sink);
