@@ -9,10 +9,13 @@ first N samples (the queries every QMSum run has). For QMSum: answers cut
 at the generation limit and answers that start by copying the transcript's first line.
 --length L counts only passkey/needle cells of L tokens (the time of one row of the grid). --same A B
 compares two methods' runs of every benchmark on their common samples: samples with the same score,
-and with the same answer text.
+and with the same answer text. --against DIR compares each run file of DIR with the run file of the
+same name in RUN_DIR on their common samples: the same prompt token count and the same answer text
+(a rerun with another build or machine must give the same predictions).
 
   python3 scripts/run_stats.py [RUN_DIR] [--from N] [--first N]   (default docs/eval/runs)
   python3 scripts/run_stats.py [RUN_DIR] --same streaming closed [--length 32768]
+  python3 scripts/run_stats.py [RUN_DIR] --against /tmp/chk
 """
 import glob
 import json
@@ -39,7 +42,26 @@ if "--length" in args:
     i = args.index("--length")
     length = int(args[i + 1])
     del args[i:i + 2]
+against = None
+if "--against" in args:
+    i = args.index("--against")
+    against = args[i + 1]
+    del args[i:i + 2]
 folder = args[0] if args else "docs/eval/runs"
+
+if against:
+    for path in sorted(glob.glob(os.path.join(against, "*-*.json"))):
+        mine = os.path.join(folder, os.path.basename(path))
+        if not os.path.exists(mine):
+            print(f"{os.path.basename(path)}: no run file of that name in {folder}")
+            continue
+        a, b = ({s["key"]: s for s in json.load(open(p, encoding="utf-8"))["samples"]} for p in (mine, path))
+        keys = [k for k in b if k in a]
+        differ = [k for k in keys if (a[k].get("prompt_tokens"), a[k].get("prediction"))
+                  != (b[k].get("prompt_tokens"), b[k].get("prediction"))]
+        print(f"{os.path.basename(path)}: {len(keys)} common samples, {len(keys) - len(differ)} with the same "
+              f"prompt tokens and answer text" + (f"; differ: {', '.join(differ)}" if differ else ""))
+    sys.exit(0)
 
 if same:
     for bench in ("longbench", "passkey", "needle", "qmsum"):
