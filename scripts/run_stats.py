@@ -11,7 +11,7 @@ at the generation limit and answers that start by copying the transcript's first
 compares two methods' runs of every benchmark on their common samples: samples with the same score,
 and with the same answer text. --against DIR compares each run file of DIR with the run file of the
 same name in RUN_DIR on their common samples: the same prompt token count and the same answer text
-(a rerun with another build or machine must give the same predictions).
+(a rerun with another build or machine must give the same predictions); exit status 1 if any differ.
 
   python3 scripts/run_stats.py [RUN_DIR] [--from N] [--first N]   (default docs/eval/runs)
   python3 scripts/run_stats.py [RUN_DIR] --same streaming closed [--length 32768]
@@ -50,6 +50,7 @@ if "--against" in args:
 folder = args[0] if args else "docs/eval/runs"
 
 if against:
+    any_differ = False
     for path in sorted(glob.glob(os.path.join(against, "*-*.json"))):
         mine = os.path.join(folder, os.path.basename(path))
         if not os.path.exists(mine):
@@ -61,7 +62,8 @@ if against:
                   != (b[k].get("prompt_tokens"), b[k].get("prediction"))]
         print(f"{os.path.basename(path)}: {len(keys)} common samples, {len(keys) - len(differ)} with the same "
               f"prompt tokens and answer text" + (f"; differ: {', '.join(differ)}" if differ else ""))
-    sys.exit(0)
+        any_differ = any_differ or bool(differ)
+    sys.exit(1 if any_differ else 0)
 
 if same:
     for bench in ("longbench", "passkey", "needle", "qmsum"):
