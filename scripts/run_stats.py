@@ -12,10 +12,13 @@ compares two methods' runs of every benchmark on their common samples: samples w
 and with the same answer text. --against DIR compares each run file of DIR with the run file of the
 same name in RUN_DIR on their common samples: the same prompt token count and the same answer text
 (a rerun with another build or machine must give the same predictions); exit status 1 if any differ.
+--cells lists every passkey/needle cell (with --length, of that length): its key, seconds and the
+prompt tokens taken from a saved state (prefix_reused), the per-cell costs RESULTS quotes.
 
   python3 scripts/run_stats.py [RUN_DIR] [--from N] [--first N]   (default docs/eval/runs)
   python3 scripts/run_stats.py [RUN_DIR] --same streaming closed [--length 32768]
   python3 scripts/run_stats.py [RUN_DIR] --against /tmp/chk
+  python3 scripts/run_stats.py [RUN_DIR] --cells --length 65536
 """
 import glob
 import json
@@ -42,6 +45,9 @@ if "--length" in args:
     i = args.index("--length")
     length = int(args[i + 1])
     del args[i:i + 2]
+cells = "--cells" in args
+if cells:
+    args.remove("--cells")
 against = None
 if "--against" in args:
     i = args.index("--against")
@@ -64,6 +70,15 @@ if against:
               f"prompt tokens and answer text" + (f"; differ: {', '.join(differ)}" if differ else ""))
         any_differ = any_differ or bool(differ)
     sys.exit(1 if any_differ else 0)
+
+if cells:
+    for path in sorted(glob.glob(os.path.join(folder, "*-*.json"))):
+        d = json.load(open(path, encoding="utf-8"))
+        row = [f"{s['key']} {s['seconds']:.0f} s / {s.get('prefix_reused', 0)}" for s in d["samples"]
+               if d["bench"] in ("passkey", "needle") and (length is None or s["length"] == length)]
+        if row:
+            print(os.path.basename(path) + ": " + "  ".join(row))
+    sys.exit(0)
 
 if same:
     for bench in ("longbench", "passkey", "needle", "qmsum"):
