@@ -128,6 +128,21 @@ import json, sys
 d = json.load(open(f"{sys.argv[1]}/needle-streaming.json"))
 assert d["complete"] and len(d["samples"]) == 2 and len(d["options"]["essays_sha256"]) == 64
 assert all(s["answer"] and s["depth"] == 50 for s in d["samples"]), d["samples"]
+assert len({s["answer"] for s in d["samples"]}) == 2, "the two keys of a cell ask the same needle"
+# a sample made from another prompt (another needle): the resume below must run it again
+s = d["samples"][1]
+s["answer"], s["prediction"], s["correct"] = "an older needle", "stale", 1
+json.dump(d, open(f"{sys.argv[1]}/needle-streaming.json", "w"))
+PY
+ok_if "eval needle: resume runs a sample whose answer changed" bash -c '
+  "$1" eval needle -m "$2" -t 1 --lengths 300 --depths 50 --keys 2 --method streaming --out-dir "$3" 2> "$3/resume.err" &&
+  grep -q "1 stored samples asked for another answer" "$3/resume.err" && grep -q "resuming: 2 samples" "$3/resume.err"' _ \
+  "$bin" "$m" "$tmp/runs"
+ok_if "eval needle: the stale sample was replaced, the other kept" py "$tmp/runs" <<'PY'
+import json, sys
+d = json.load(open(f"{sys.argv[1]}/needle-streaming.json"))
+assert d["complete"] and len(d["samples"]) == 2, len(d["samples"])
+assert not any(s["answer"] == "an older needle" or s["prediction"] == "stale" for s in d["samples"]), d["samples"]
 PY
 # prefix reuse: passkey cells share the filler, needles the haystack before them; the saved state
 # (taken after eviction and memory updates: small window) must give the same predictions as

@@ -63,13 +63,16 @@ static void test_passkey(const ei_model *m) {
     for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
         for (size_t d = 0; d < sizeof depths / sizeof *depths; d++) {
             char key[16] = "", err[256] = "";
-            char *t = synth_passkey(m, targets[i], depths[d], 7 + i * 3 + d, key, err, sizeof err);
+            char *t = synth_passkey(m, targets[i], depths[d], 7 + i * 3 + d, 0, key, err, sizeof err);
             CHECK(t != NULL, "target %lld depth %d: %s", (long long)targets[i], depths[d], err);
             if (!t) continue;
             const int64_t n = tokens_of(m, t);
             CHECK(close_to(n, targets[i]), "target %lld depth %d: %lld tokens", (long long)targets[i], depths[d], (long long)n);
             CHECK(strlen(key) == 5 && key[0] >= '1' && occurrences(t, key) == 1, "key '%s' occurs %d times", key,
                   occurrences(t, key));
+            char again[16];
+            synth_passkey_answer(7 + i * 3 + d, 0, targets[i], depths[d], again);
+            CHECK(!strcmp(again, key), "synth_passkey_answer gives %s, the prompt has %s", again, key);
             const double rel = rel_pos(t, key, "What is the pass key");
             CHECK(depth_ok(rel, depths[d]), "target %lld depth %d: key at %.3f of the body", (long long)targets[i], depths[d], rel);
             const char *q = strstr(t, "What is the pass key");
@@ -81,13 +84,13 @@ static void test_passkey(const ei_model *m) {
     printf("  12 passkey prompts of 500..30000 tokens in %.2f s\n", ei_time_s() - t0);
     /* same seed: same text and key; other seeds: other keys */
     char k1[16], k2[16], err[256];
-    char *a = synth_passkey(m, 500, 25, 42, k1, err, sizeof err), *b = synth_passkey(m, 500, 25, 42, k2, err, sizeof err);
+    char *a = synth_passkey(m, 500, 25, 42, 0, k1, err, sizeof err), *b = synth_passkey(m, 500, 25, 42, 0, k2, err, sizeof err);
     CHECK(a && b && !strcmp(a, b) && !strcmp(k1, k2), "seed 42 twice gives different prompts");
     free(a), free(b);
     char keys[20][16];
     int distinct = 0;
     for (int s = 0; s < 20; s++) {
-        char *t = synth_passkey(m, 300, 50, (uint64_t)s, keys[s], err, sizeof err);
+        char *t = synth_passkey(m, 300, 50, (uint64_t)s, 0, keys[s], err, sizeof err);
         CHECK(t != NULL, "seed %d: %s", s, err);
         free(t);
         int seen = 0;
@@ -143,12 +146,13 @@ static void test_needle(const ei_model *m) {
     for (size_t i = 0; i < 3; i++)
         for (size_t d = 0; d < 3; d++) {
             char *ans = answers[i * 3 + d], err[256] = "";
-            char *t = synth_needle(m, hay, len, targets[i], depths[d], 100 + i * 3 + d, ans, err, sizeof err);
+            char *t = synth_needle(m, hay, len, targets[i], depths[d], 100 + i * 3 + d, 0, ans, err, sizeof err);
             CHECK(t != NULL, "target %lld depth %d: %s", (long long)targets[i], depths[d], err);
             if (!t) continue;
             const int64_t n = tokens_of(m, t);
             CHECK(close_to(n, targets[i]), "target %lld depth %d: %lld tokens", (long long)targets[i], depths[d], (long long)n);
             CHECK(*ans && occurrences(t, ans) == 1, "answer '%s' occurs %d times", ans, occurrences(t, ans));
+            CHECK(!strcmp(ans, synth_needle_answer(100 + i * 3 + d, 0, targets[i], depths[d])), "synth_needle_answer differs from the prompt's");
             const double rel = rel_pos(t, ans, "\n\nQuestion: ");
             CHECK(depth_ok(rel, depths[d]), "target %lld depth %d: needle at %.3f", (long long)targets[i], depths[d], rel);
             /* the needle starts a sentence: it follows the instructions or a sentence end */
@@ -172,7 +176,7 @@ static void test_needle(const ei_model *m) {
     /* a short haystack is repeated to reach the length */
     char ans[64], err[256];
     const char *small = "A small text with few words. It has two sentences.";
-    char *t = synth_needle(m, small, strlen(small), 2000, 50, 1, ans, err, sizeof err);
+    char *t = synth_needle(m, small, strlen(small), 2000, 50, 1, 0, ans, err, sizeof err);
     CHECK(t && close_to(tokens_of(m, t), 2000) && occurrences(t, "two sentences.") > 20, "short haystack: %s", t ? "" : err);
     free(t);
     free(hay);
@@ -187,21 +191,21 @@ static void test_errors(const ei_model *m) {
         {10, 50, "too small"}, {0, 50, "positive"}, {1000, 101, "depth"}, {1000, -1, "depth"}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         err[0] = 0;
-        char *t = synth_passkey(m, cases[i].target, cases[i].depth, 1, key, err, sizeof err);
+        char *t = synth_passkey(m, cases[i].target, cases[i].depth, 1, 0, key, err, sizeof err);
         CHECK(!t && strstr(err, cases[i].want), "passkey %lld/%d: '%s'", (long long)cases[i].target, cases[i].depth, err);
         free(t);
         err[0] = 0;
-        t = synth_needle(m, "Some text. More text.", 21, cases[i].target, cases[i].depth, 1, ans, err, sizeof err);
+        t = synth_needle(m, "Some text. More text.", 21, cases[i].target, cases[i].depth, 1, 0, ans, err, sizeof err);
         CHECK(!t && strstr(err, cases[i].want), "needle %lld/%d: '%s'", (long long)cases[i].target, cases[i].depth, err);
         free(t);
     }
-    char *t = synth_needle(m, " \n ", 3, 1000, 50, 1, ans, err, sizeof err);
+    char *t = synth_needle(m, " \n ", 3, 1000, 50, 1, 0, ans, err, sizeof err);
     CHECK(!t && strstr(err, "no words"), "whitespace haystack: '%s'", err);
     free(t);
-    t = synth_needle(m, "ab\xff\xfe cd. ef.", 12, 1000, 50, 1, ans, err, sizeof err);
+    t = synth_needle(m, "ab\xff\xfe cd. ef.", 12, 1000, 50, 1, 0, ans, err, sizeof err);
     CHECK(!t && strstr(err, "tokenizer"), "invalid UTF-8 haystack: '%s'", err);
     free(t);
-    t = synth_needle(m, "", 0, 1000, 50, 1, ans, err, sizeof err);
+    t = synth_needle(m, "", 0, 1000, 50, 1, 0, ans, err, sizeof err);
     CHECK(!t && strstr(err, "empty"), "empty haystack: '%s'", err);
     free(t);
     TEST_END(name);
@@ -214,7 +218,7 @@ static void test_smol_32k(void) {
     {
         char key[16], err[256];
         const double t0 = ei_time_s();
-        char *t = synth_passkey(m, 32768, 75, 3, key, err, sizeof err);
+        char *t = synth_passkey(m, 32768, 75, 3, 0, key, err, sizeof err);
         const double t1 = ei_time_s();
         CHECK(t != NULL, "%s", err);
         const int64_t n = t ? tokens_of(m, t) : -1;
@@ -228,6 +232,37 @@ static void test_smol_32k(void) {
         free(t);
     }
     ei_model_free(m);
+    TEST_END(name);
+}
+
+/* Which needle each key of a cell asks for: the keys of a cell ask different questions, each run of
+ * eight keys all eight once; a key whose own draw was free keeps it. The expected answers are those
+ * of two cells of the needle runs (docs/eval/runs, seed 1): keys 0, 1 and 3 of 1024/0 and 0 and 4
+ * of 8192/0 kept their draw, the others repeated an earlier key's needle and moved on. */
+static void test_needle_draw(void) {
+    const char *name = "synth_*_answer: different needles within a cell, free draws and pass keys as in the runs";
+    TEST_BEGIN();
+    static const char *const want_1k[] = {"periwinkle", "342", "tangerine", "Silver Heron", "saffron"};
+    static const char *const want_8k[] = {"Silver Heron", "342", "tangerine", "saffron", "Marmalade"};
+    for (int k = 0; k < 5; k++) {
+        CHECK(!strcmp(synth_needle_answer(1, k, 1024, 0), want_1k[k]), "1024/0/%d: %s, want %s", k, synth_needle_answer(1, k, 1024, 0), want_1k[k]);
+        CHECK(!strcmp(synth_needle_answer(1, k, 8192, 0), want_8k[k]), "8192/0/%d: %s, want %s", k, synth_needle_answer(1, k, 8192, 0), want_8k[k]);
+    }
+    int repeats = 0;
+    for (uint64_t seed = 1; seed <= 20; seed++)
+        for (int64_t len = 1024; len <= 131072; len *= 2)
+            for (int depth = 0; depth <= 100; depth += 25)
+                for (int k = 1; k < 24; k++)
+                    for (int j = k - k % 8; j < k; j++) repeats += !strcmp(synth_needle_answer(seed, j, len, depth), synth_needle_answer(seed, k, len, depth));
+    CHECK(repeats == 0, "%d keys repeat a needle of an earlier key in their run of eight", repeats);
+    /* pass keys as in the passkey runs (docs/eval/runs), whose prompts must not change */
+    static const struct { int64_t len; int depth, k; const char *key; } keys[] = {
+        {1024, 0, 0, "40743"}, {65536, 50, 3, "97197"}, {131072, 0, 4, "73858"}};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        char got[16];
+        synth_passkey_answer(1, keys[i].k, keys[i].len, keys[i].depth, got);
+        CHECK(!strcmp(got, keys[i].key), "pass key %lld/%d/%d: %s, want %s", (long long)keys[i].len, keys[i].depth, keys[i].k, got, keys[i].key);
+    }
     TEST_END(name);
 }
 
@@ -245,6 +280,7 @@ int main(void) {
         test_errors(m);
         ei_model_free(m);
     }
+    test_needle_draw();
     test_smol_32k();
     CHECK_EXIT();
 }

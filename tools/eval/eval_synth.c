@@ -90,10 +90,9 @@ typedef struct {
 /* Builds a cell's prompt tokens (the text from synth.c, the chat template, FullKV's middle cut). */
 static int cell_prompt(eval_run *r, const eval_opts *o, const eval_method *e, const ei_model *m, int needle, const char *hay,
                        size_t hay_len, int max_new, grid_cell *c) {
-    const uint64_t seed = o->seed * 1000003u + (uint64_t)c->k; /* synth mixes in length and depth */
     char err[400];
-    char *text = needle ? synth_needle(m, hay, hay_len, c->length, (int)c->depth, seed, c->answer, err, sizeof err)
-                        : synth_passkey(m, c->length, (int)c->depth, seed, c->answer, err, sizeof err);
+    char *text = needle ? synth_needle(m, hay, hay_len, c->length, (int)c->depth, o->seed, c->k, c->answer, err, sizeof err)
+                        : synth_passkey(m, c->length, (int)c->depth, o->seed, c->k, c->answer, err, sizeof err);
     if (!text) { eval_err("%s %s: %s", o->bench, c->key, err); return -1; }
     c->toks = eval_tokens(r, text, 1, e->full ? eval_full_budget(r, max_new) : 0, &c->nt, &c->cut);
     free(text);
@@ -122,9 +121,14 @@ static int grid_method(const eval_opts *o, const eval_method *e, const ei_model 
                 grid_cell *c = &todo[n_todo];
                 *c = (grid_cell){.length = lengths[i], .depth = depths[d], .k = k};
                 snprintf(c->key, sizeof c->key, "%lld/%lld/%d", (long long)c->length, (long long)c->depth, k);
-                if (!eval_run_expect(&r, c->key)) n_todo++;
+                if (needle) snprintf(c->answer, sizeof c->answer, "%s", synth_needle_answer(o->seed, k, c->length, (int)c->depth));
+                else synth_passkey_answer(o->seed, k, c->length, (int)c->depth, c->answer);
+                if (!eval_run_expect_answer(&r, c->key, c->answer)) n_todo++;
             }
     }
+    if (r.stale)
+        eval_note("%s: %d stored samples asked for another answer than their prompt now does (an earlier draw): they run again",
+                  r.path, r.stale);
     for (int t = 0; !rc && t < n_todo; t++) {
         grid_cell *c = &todo[t], *next = t + 1 < n_todo ? &todo[t + 1] : NULL;
         eval_progress(&r, c->key);

@@ -265,11 +265,24 @@ int eval_run_has(const eval_run *r, const char *key) {
     return 0;
 }
 
-int eval_run_expect(eval_run *r, const char *key) {
+int eval_run_expect(eval_run *r, const char *key) { return eval_run_expect_answer(r, key, NULL); }
+
+int eval_run_expect_answer(eval_run *r, const char *key, const char *answer) {
     r->requested++;
-    const int have = eval_run_has(r, key);
-    r->requested_done += have;
-    return have;
+    for (int i = 0; i < r->n_samples; i++) {
+        if (strcmp(json_str(json_get(r->samples[i], "key")), key)) continue;
+        const char *had = json_str(json_get(r->samples[i], "answer"));
+        if (answer && (!had || strcmp(had, answer))) {
+            /* made from another prompt (an earlier draw of the answers): run it again */
+            json_free(r->samples[i]);
+            memmove(r->samples + i, r->samples + i + 1, (size_t)(r->n_samples - i - 1) * sizeof *r->samples);
+            r->n_samples--, r->stale++;
+            return 0;
+        }
+        r->requested_done++;
+        return 1;
+    }
+    return 0;
 }
 
 int eval_run_add(eval_run *r, const char *sample_json) {

@@ -75,6 +75,7 @@ typedef struct {
     json **samples;
     int n_samples, cap_samples;
     int requested, requested_done, done_now;
+    int stale;                  /* stored samples dropped by eval_run_expect_answer */
     double t0, wall_before, first_sample_t;
     int tty;
     /* prefix reuse (eval_generate): one saved session state and the prompt tokens it has read */
@@ -98,6 +99,9 @@ int eval_run_open(eval_run *r, const eval_opts *o, const eval_method *method, co
                   const char *const *ident, eval_summary_fn summary);
 /* Declares a sample the run should have (before the loop): returns 1 when the file already has it. */
 int eval_run_expect(eval_run *r, const char *key);
+/* The same for a sample whose prompt asks for `answer`: a stored sample with another "answer" was
+ * made from another prompt, so it is dropped (r->stale counts it) and 0 returned: it runs again. */
+int eval_run_expect_answer(eval_run *r, const char *key, const char *answer);
 int eval_run_has(const eval_run *r, const char *key);
 /* Adds a sample (a JSON object text with a "key") and saves the run file. 0 or -1. */
 int eval_run_add(eval_run *r, const char *sample_json);

@@ -256,29 +256,56 @@ static void layout_free(layout *l) {
     free(l->buf);
 }
 
-static int check_args(const ei_model *m, int64_t target, int depth, char *err, size_t cap) {
+static int check_args(const ei_model *m, int64_t target, int depth, int key, char *err, size_t cap) {
     if (!m) { errmsg_set(err, cap, "no model"); return -1; }
     if (target <= 0) { errmsg_set(err, cap, "target length must be positive, got %lld", (long long)target); return -1; }
     if (target > ((int64_t)1 << 24)) { errmsg_set(err, cap, "target length %lld is beyond 16M tokens", (long long)target); return -1; }
     if (depth < 0 || depth > 100) { errmsg_set(err, cap, "depth must be 0..100 percent, got %d", depth); return -1; }
+    if (key < 0) { errmsg_set(err, cap, "key index must be 0 or more, got %d", key); return -1; }
     return 0;
 }
 
 #define PASSKEY_FILLER_SEED 0x5EED0F111E2ull /* the filler's sentence order (any fixed value) */
 
-/* Mixes the cell into the seed so that a caller reusing one seed across cells still varies. */
-static uint64_t cell_rng(uint64_t seed, int64_t target, int depth) {
-    uint64_t s = seed ^ ((uint64_t)target * 0xD6E8FEB86659FD93ull) ^ ((uint64_t)depth * 0xA0761D6478BD642Full);
+/* A key's random stream: the run's seed, the key's index and the cell (length and depth), so that
+ * a caller reusing one seed across cells still varies. */
+static uint64_t key_rng(uint64_t seed, int key, int64_t target, int depth) {
+    uint64_t s = (seed * 1000003u + (uint64_t)key) ^ ((uint64_t)target * 0xD6E8FEB86659FD93ull) ^
+                 ((uint64_t)depth * 0xA0761D6478BD642Full);
     splitmix(&s);
     return s;
 }
 
-char *synth_passkey(const ei_model *m, int64_t target_tokens, int depth_pct, uint64_t seed, char key_out[16], char *err,
-                    size_t err_cap) {
-    if (check_args(m, target_tokens, depth_pct, err, err_cap)) return NULL;
-    uint64_t rng = cell_rng(seed, target_tokens, depth_pct);
+void synth_passkey_answer(uint64_t seed, int key, int64_t target_tokens, int depth_pct, char out[16]) {
+    uint64_t rng = key_rng(seed, key, target_tokens, depth_pct);
+    snprintf(out, 16, "%05u", (unsigned)(10000 + splitmix(&rng) % 90000));
+}
+
+/* The needle of a key: its own draw, moved on to the next needle that no earlier key of the cell
+ * took, so that the keys of a cell ask different questions (each run of N_NEEDLES keys asks all of
+ * them once). A key whose draw was free keeps it: the draw of every key used to be the plain one,
+ * and those keys' prompts are unchanged. */
+static const needle *needle_of(uint64_t seed, int key, int64_t target_tokens, int depth_pct) {
+    int taken[N_NEEDLES] = {0};
+    size_t pick = 0;
+    for (int j = key - key % (int)N_NEEDLES; j <= key; j++) {
+        uint64_t rng = key_rng(seed, j, target_tokens, depth_pct);
+        pick = (size_t)(splitmix(&rng) % N_NEEDLES);
+        while (taken[pick]) pick = (pick + 1) % N_NEEDLES;
+        taken[pick] = 1;
+    }
+    return &needles[pick];
+}
+
+const char *synth_needle_answer(uint64_t seed, int key, int64_t target_tokens, int depth_pct) {
+    return needle_of(seed, key, target_tokens, depth_pct)->answer;
+}
+
+char *synth_passkey(const ei_model *m, int64_t target_tokens, int depth_pct, uint64_t seed, int key_index, char key_out[16],
+                    char *err, size_t err_cap) {
+    if (check_args(m, target_tokens, depth_pct, key_index, err, err_cap)) return NULL;
     char key[16], insert[96];
-    snprintf(key, sizeof key, "%05u", (unsigned)(10000 + splitmix(&rng) % 90000));
+    synth_passkey_answer(seed, key_index, target_tokens, depth_pct, key);
     /* one filler stream for every cell, as in the original test's repeated filler: prompts differ
      * only in the key, where it sits and where the filler is cut, so a prompt's beginning is
      * shared with the other cells' (and prefilled once by the harness) */
@@ -301,15 +328,14 @@ char *synth_passkey(const ei_model *m, int64_t target_tokens, int depth_pct, uin
 }
 
 char *synth_needle(const ei_model *m, const char *haystack, size_t haystack_len, int64_t target_tokens, int depth_pct,
-                   uint64_t seed, char answer_out[64], char *err, size_t err_cap) {
-    if (check_args(m, target_tokens, depth_pct, err, err_cap)) return NULL;
+                   uint64_t seed, int key, char answer_out[64], char *err, size_t err_cap) {
+    if (check_args(m, target_tokens, depth_pct, key, err, err_cap)) return NULL;
     if (!haystack || haystack_len == 0) { errmsg_set(err, err_cap, "empty haystack"); return NULL; }
     if (memchr(haystack, 0, haystack_len)) { errmsg_set(err, err_cap, "haystack contains a NUL byte"); return NULL; }
     size_t words = 0;
     for (size_t i = 0; i < haystack_len && !words; i++) words = !is_space(haystack[i]);
     if (!words) { errmsg_set(err, err_cap, "haystack has no words"); return NULL; }
-    uint64_t rng = cell_rng(seed, target_tokens, depth_pct);
-    const needle *nd = &needles[splitmix(&rng) % N_NEEDLES];
+    const needle *nd = needle_of(seed, key, target_tokens, depth_pct);
     char suffix[256];
     snprintf(suffix, sizeof suffix, "\n\nQuestion: %s Answer in a few words, using the text above.", nd->question);
     layout l = {.m = m,
