@@ -14,11 +14,14 @@ same name in RUN_DIR on their common samples: the same prompt token count and th
 (a rerun with another build or machine must give the same predictions); exit status 1 if any differ.
 --cells lists every passkey/needle cell (with --length, of that length): its key, seconds and the
 prompt tokens taken from a saved state (prefix_reused), the per-cell costs RESULTS quotes.
+--needles A,B,... counts, over those methods' needle runs (with --upto L, cells of at most L tokens),
+how often each needle was asked and found: how hard each needle is, and what a draw asked.
 
   python3 scripts/run_stats.py [RUN_DIR] [--from N] [--first N]   (default docs/eval/runs)
   python3 scripts/run_stats.py [RUN_DIR] --same streaming closed [--length 32768]
   python3 scripts/run_stats.py [RUN_DIR] --against /tmp/chk
   python3 scripts/run_stats.py [RUN_DIR] --cells --length 65536
+  python3 scripts/run_stats.py [RUN_DIR] --needles full,streaming,h2o,closed --upto 8192
 """
 import glob
 import json
@@ -53,7 +56,28 @@ if "--against" in args:
     i = args.index("--against")
     against = args[i + 1]
     del args[i:i + 2]
+needles = None
+upto = None
+if "--needles" in args:
+    i = args.index("--needles")
+    needles = args[i + 1].split(",")
+    del args[i:i + 2]
+if "--upto" in args:
+    i = args.index("--upto")
+    upto = int(args[i + 1])
+    del args[i:i + 2]
 folder = args[0] if args else "docs/eval/runs"
+
+if needles:
+    asked, found = {}, {}
+    for m in needles:
+        for s in json.load(open(os.path.join(folder, f"needle-{m}.json"), encoding="utf-8"))["samples"]:
+            if upto is None or s["length"] <= upto:
+                asked[s["answer"]] = asked.get(s["answer"], 0) + 1
+                found[s["answer"]] = found.get(s["answer"], 0) + s["correct"]
+    for ans in sorted(asked, key=lambda a: (-found[a] / asked[a], a)):
+        print(f"{ans:14s} found {found[ans]:4d} of {asked[ans]:4d} asked ({100 * found[ans] / asked[ans]:.0f} %)")
+    sys.exit(0)
 
 if against:
     any_differ = False
