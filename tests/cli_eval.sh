@@ -163,6 +163,20 @@ for bench in ("needle", "passkey"):
         assert any(s["prefix_reused"] > 0 for s in a), (bench, m, [s["prefix_reused"] for s in a])
         assert all(s["prefix_reused"] == 0 for s in b), (bench, m)
 PY
+# needles of different lengths move the insertion point from key to key: the state is kept where the
+# coming prompts still agree (eval_next_prompts), so no needle after a depth's first prefills from
+# scratch; with one prompt of lookahead, 400/100/2 and 1000/50/3 did
+for mode in reuse no-reuse; do
+  flag=""; [ $mode = no-reuse ] && flag=--no-reuse
+  ok_if "eval needle: 5 keys, $mode run" $bin eval needle -m "$m" -t 1 --lengths 400,1000 --depths 25,50,75,100 --keys 5 \
+    --method streaming --sink 4 --window 128 --chunk 64 $flag --out-dir "$tmp/keys-$mode"
+done
+ok_if "eval needle: every key after a depth's first starts from a saved prefix, predictions as without" py "$tmp" <<'PY'
+import json, sys
+a, b = (json.load(open(f"{sys.argv[1]}/keys-{d}/needle-streaming.json"))["samples"] for d in ("reuse", "no-reuse"))
+assert len(a) == 40 and [s["prediction"] for s in a] == [s["prediction"] for s in b]
+assert all(s["prefix_reused"] > 0 for s in a if s["k"] > 0), [(s["key"], s["prefix_reused"]) for s in a]
+PY
 ok_if "eval ppl: bands over 1200 tokens" \
   $bin eval ppl -m "$m" -t 1 --corpus wikitext --max-tokens 1200 --bands 256,512 --method full,closed,streaming --out-dir "$tmp/runs"
 ok_if "eval ppl: bands add up, full stops at the trained context" py "$tmp/runs" <<'PY'

@@ -105,8 +105,8 @@ static int grid_method(const eval_opts *o, const eval_method *e, const ei_model 
     const int max_new = needle ? 48 : 16;
     eval_run r;
     int rc = eval_run_open(&r, o, e, m, options, ident, grid_summary);
-    /* the cells still to run, in grid order; each prompt is built one sample ahead so that the
-     * harness can keep the state where two prompts part (a needle's haystack prefix is shared) */
+    /* the cells still to run, in grid order; prompts are built EVAL_LOOKAHEAD samples ahead so that
+     * the harness can keep the state where prompts part (a needle's haystack prefix is shared) */
     grid_cell *todo = calloc((size_t)nl * nd * (o->keys > 0 ? o->keys : 1), sizeof *todo);
     int n_todo = 0;
     if (!todo && !rc) eval_err("out of memory"), rc = -1;
@@ -130,12 +130,19 @@ static int grid_method(const eval_opts *o, const eval_method *e, const ei_model 
         eval_note("%s: %d stored samples asked for another answer than their prompt now does (an earlier draw): they run again",
                   r.path, r.stale);
     for (int t = 0; !rc && t < n_todo; t++) {
-        grid_cell *c = &todo[t], *next = t + 1 < n_todo ? &todo[t + 1] : NULL;
+        grid_cell *c = &todo[t];
         eval_progress(&r, c->key);
         const double t0 = ei_time_s();
+        const int32_t *ahead[EVAL_LOOKAHEAD];
+        int64_t ahead_n[EVAL_LOOKAHEAD];
+        int n_ahead = 0;
         if (!c->toks && cell_prompt(&r, o, e, m, needle, hay, hay_len, max_new, c)) { rc = -1; break; }
-        if (next && cell_prompt(&r, o, e, m, needle, hay, hay_len, max_new, next)) { rc = -1; break; }
-        eval_next_prompt(&r, next ? next->toks : NULL, next ? next->nt : 0);
+        for (int j = t + 1; !rc && j < n_todo && n_ahead < EVAL_LOOKAHEAD; j++, n_ahead++) {
+            if (!todo[j].toks && cell_prompt(&r, o, e, m, needle, hay, hay_len, max_new, &todo[j])) rc = -1;
+            ahead[n_ahead] = todo[j].toks, ahead_n[n_ahead] = todo[j].nt;
+        }
+        if (rc) break;
+        eval_next_prompts(&r, n_ahead, ahead, ahead_n);
         int gen = 0;
         char *pred = eval_generate(&r, c->toks, c->nt, max_new, -1, &gen);
         free(c->toks), c->toks = NULL;

@@ -425,7 +425,7 @@ static int qm_run_method(const eval_opts *o, const eval_method *e, const ei_mode
         while (next < n && eval_run_has(&r, ss[next].key)) next++;
         if (!toks && !(toks = qm_tokens(&r, e, &mts[s->meeting], s, max_new, &nt, &cut))) { rc = -1; break; }
         if (next < n && !(next_toks = qm_tokens(&r, e, &mts[ss[next].meeting], &ss[next], max_new, &next_nt, &next_cut))) { rc = -1; break; }
-        eval_next_prompt(&r, next_toks, next_nt);
+        eval_next_prompts(&r, next_toks ? 1 : 0, (const int32_t *const[]){next_toks}, &next_nt);
         int gen = 0;
         char *pred = eval_generate(&r, toks, nt, max_new, -1, &gen);
         free(toks);

@@ -416,10 +416,20 @@ static void prefill_progress(void *user, int64_t done, int64_t total) {
     r->state_n = pos;
 }
 
-void eval_next_prompt(eval_run *r, const int32_t *toks, int64_t n) { r->next = toks, r->next_n = toks ? n : 0; }
+void eval_next_prompts(eval_run *r, int count, const int32_t *const *toks, const int64_t *n) {
+    r->n_ahead = 0;
+    for (int i = 0; i < count && i < EVAL_LOOKAHEAD && toks[i]; i++) r->ahead[i] = toks[i], r->ahead_n[i] = n[i], r->n_ahead++;
+}
+
+/* Tokens a and b have in common from the start. */
+static int64_t shared_prefix(const int32_t *a, int64_t na, const int32_t *b, int64_t nb) {
+    int64_t k = 0;
+    while (k < na && k < nb && a[k] == b[k]) k++;
+    return k;
+}
 
 /* Starts a prompt's prefill from the saved state when it holds a prefix of the prompt (else from an
- * empty session), and decides whether to save a state for the next prompt. Returns the tokens
+ * empty session), and decides where to save a state for the next prompt. Returns the tokens
  * already in the session. */
 static int64_t prefill_start(eval_run *r, const int32_t *toks, int64_t n) {
     int64_t start = 0;
@@ -427,17 +437,29 @@ static int64_t prefill_start(eval_run *r, const int32_t *toks, int64_t n) {
         !ei_session_state_load(r->s, r->state, r->state_size))
         start = r->state_n;
     else ei_session_reset(r->s), r->state_n = 0; /* a state of another prefix is of no more use */
-    int64_t share = 0;
-    while (share < n && share < r->next_n && toks[share] == r->next[share]) share++;
-    /* never at the prompt's own end: its last chunk may be short there, where the next prompt's is not */
-    if (share > n - 1) share = n - 1;
+    /* never at a prompt's own end: its last chunk may be short there, where the next prompt's is not */
+    int64_t share = r->n_ahead ? shared_prefix(toks, n - 1, r->ahead[0], r->ahead_n[0]) : 0;
+    /* One state is kept, and a prompt can only replace it past where it starts. When the prompts
+     * after the next one part earlier (needles of different lengths move the insertion point), the
+     * state is saved where they all still agree (or the loaded one kept), if that costs the next
+     * prompt fewer tokens (share - target) than it spares a later one (target): target > share / 2. */
+    int64_t common = share;
+    for (int j = 1; j < r->n_ahead; j++) {
+        const int64_t s = shared_prefix(r->ahead[j - 1], r->ahead_n[j - 1] - 1, r->ahead[j], r->ahead_n[j]);
+        if (s < common) common = s;
+        if (common >= share) continue;
+        /* too close to the start to save again: keeping the state loaded is the same choice */
+        const int64_t target = common - start >= r->profile.chunk ? common : start;
+        if (start > common || 2 * target <= share) break;
+        share = target;
+    }
     r->save_upto = !r->o->no_reuse && share - start >= r->profile.chunk ? share : 0;
     if (r->save_upto && !r->state) {
         r->state_size = ei_session_state_size(r->s);
         if (!(r->state = malloc(r->state_size))) r->save_upto = 0; /* no reuse, nothing else lost */
     }
     r->cur = toks, r->cur_base = start, r->reused = start;
-    r->next = NULL, r->next_n = 0; /* the hint serves one prompt */
+    r->n_ahead = 0; /* the hint serves one prompt */
     return start;
 }
 

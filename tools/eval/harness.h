@@ -11,6 +11,7 @@
 #include "json.h"
 
 #define EVAL_MAX_METHODS 16
+#define EVAL_LOOKAHEAD 4 /* prompts ahead the harness weighs where to keep a prefix state (eval_next_prompts) */
 #define EVAL_DATA_ROOT "/work/shared/data"
 
 /* Options shared by the benchmarks (options.c parses them; each benchmark says which it accepts). */
@@ -83,8 +84,9 @@ typedef struct {
     size_t state_size;
     int32_t *state_toks;
     int64_t state_n, state_cap;
-    const int32_t *next;        /* the prompt the driver will ask for next (eval_next_prompt) */
-    int64_t next_n;
+    const int32_t *ahead[EVAL_LOOKAHEAD]; /* the prompts the driver will ask for next, in order */
+    int64_t ahead_n[EVAL_LOOKAHEAD];      /* (eval_next_prompts) */
+    int n_ahead;
     const int32_t *cur;         /* during a prefill: the prompt, tokens in the session before the */
     int64_t cur_base, save_upto; /* call, and where to save (the last chunk boundary <= save_upto) */
     int64_t reused;             /* tokens of the last prompt taken from the saved state */
@@ -123,12 +125,14 @@ int32_t *eval_tokens(const eval_run *r, const char *text, int chat, int64_t budg
 /* The budget for a full-attention prompt: trained context minus the tokens to generate. */
 int64_t eval_full_budget(const eval_run *r, int max_new);
 
-/* The prompt the next eval_generate will get (tokens kept by the caller until then), or NULL. Where
- * the current prompt and that one part (if past a chunk beyond what is already saved), the session
- * state is saved during the current prefill, and the next prompt starts from it: a shared prefix
- * (one transcript, several queries; one haystack, several needles) is evaluated once. The state is
- * saved and loaded at the prefill's own chunk boundaries, so every number is the same as without. */
-void eval_next_prompt(eval_run *r, const int32_t *toks, int64_t n);
+/* The prompts the next eval_generate calls will get, in order (tokens kept by the caller until then;
+ * count 0: none; at most EVAL_LOOKAHEAD are used). Where the current prompt and the next part (if
+ * past a chunk beyond what is already saved), the session state is saved during the current
+ * prefill, and the next prompt starts from it: a shared prefix (one transcript, several queries; one
+ * haystack, several needles) is evaluated once. The prompts after the next move that point earlier
+ * when they part sooner and that costs fewer tokens than it spares. The state is saved and loaded
+ * at the prefill's own chunk boundaries, so every number is the same as without. */
+void eval_next_prompts(eval_run *r, int count, const int32_t *const *toks, const int64_t *n);
 
 /* Greedy generation after prompt tokens (session reset first, or the saved state loaded when it
  * holds a prefix of the prompt; r->reused tells how many tokens that spared). The first token is never an
