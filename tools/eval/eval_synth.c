@@ -137,9 +137,9 @@ static int grid_method(const eval_opts *o, const eval_method *e, const ei_model 
         int64_t ahead_n[EVAL_LOOKAHEAD];
         int n_ahead = 0;
         if (!c->toks && cell_prompt(&r, o, e, m, needle, hay, hay_len, max_new, c)) { rc = -1; break; }
-        for (int j = t + 1; !rc && j < n_todo && n_ahead < EVAL_LOOKAHEAD; j++, n_ahead++) {
-            if (!todo[j].toks && cell_prompt(&r, o, e, m, needle, hay, hay_len, max_new, &todo[j])) rc = -1;
-            ahead[n_ahead] = todo[j].toks, ahead_n[n_ahead] = todo[j].nt;
+        for (int j = t + 1; j < n_todo && n_ahead < EVAL_LOOKAHEAD; j++) {
+            if (!todo[j].toks && cell_prompt(&r, o, e, m, needle, hay, hay_len, max_new, &todo[j])) { rc = -1; break; }
+            ahead[n_ahead] = todo[j].toks, ahead_n[n_ahead++] = todo[j].nt;
         }
         if (rc) break;
         eval_next_prompts(&r, n_ahead, ahead, ahead_n);
