@@ -6,6 +6,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 static const ei_type_traits k_f32 = {"f32", 1, 4, 1};
@@ -185,49 +186,26 @@ static void quantize_q4_1(const float *x, ei_block_q4_1 *y, int64_t nb) {
     }
 }
 
-static void quantize_q8_0(const float *x, ei_block_q8_0 *y, int64_t nb) {
-    for (int64_t i = 0; i < nb; i++, x += EI_QK) {
-        const float amax = block_absmax(x);
-        const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[i].d = ei_fp32_to_fp16(d);
-        for (int j = 0; j < EI_QK; j++) {
-            const float v = x[j] * id;
-            y[i].qs[j] = (int8_t)roundf(v);
-        }
-    }
-}
-
-static void quantize_q8_1(const float *x, ei_block_q8_1 *y, int64_t nb) {
-    for (int64_t i = 0; i < nb; i++, x += EI_QK) {
-        const float amax = block_absmax(x);
-        const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        int sum = 0;
-        for (int j = 0; j < EI_QK; j++) {
-            const float v = x[j] * id;
-            y[i].qs[j] = (int8_t)roundf(v);
-            sum += y[i].qs[j];
-        }
-        y[i].d = ei_fp32_to_fp16(d);
-        y[i].s = ei_fp32_to_fp16((float)sum * d);
-    }
-}
-
-/* Activation quantizers as llama.cpp's CPU backend runs them on x86 (ggml-cpu quantize_row_q8_0 /
- * quantize_row_q8_1, AVX/AVX2/AVX-512 builds): id = 127/amax (not 1/d), products x*id rounded
- * half to even (_mm256_round_ps nearest), Q8_1's s = fp16(d * sum). */
-static void quantize_q8_act(const float *x, uint8_t *y, int64_t nb, int with_sum) {
+/* Q8_0 and Q8_1 blocks are an fp16 scale d, for Q8_1 an fp16 s = d * sum(q), then 32 int8 quants.
+ * One loop serves two rounding conventions:
+ * - reference (weights; ggml's quantize_row_q8_*_ref): q = roundf(x / d), half away from zero;
+ * - activations as llama.cpp's CPU backend quantizes them on x86 (ggml-cpu quantize_row_q8_0 /
+ *   quantize_row_q8_1, AVX/AVX2/AVX-512 builds): q = x * (127/amax) rounded half to even
+ *   (_mm256_round_ps nearest). Matching it keeps our logits bit-comparable with llama.cpp's. */
+static void quantize_q8(const float *x, uint8_t *y, int64_t nb, int with_sum, int act) {
     const size_t bs = with_sum ? sizeof(ei_block_q8_1) : sizeof(ei_block_q8_0);
-    const size_t qo = with_sum ? 4 : 2;
+    const size_t qo = with_sum ? offsetof(ei_block_q8_1, qs) : offsetof(ei_block_q8_0, qs);
     for (int64_t i = 0; i < nb; i++, x += EI_QK, y += bs) {
         const float amax = block_absmax(x);
         const float d = amax / 127.0f;
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        float id;
+        if (act) id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        else id = d != 0.0f ? 1.0f / d : 0.0f;
         int sum = 0;
         for (int j = 0; j < EI_QK; j++) {
             const float v = x[j] * id;
-            const int8_t q = (int8_t)nearbyintf(v); /* default rounding mode: half to even */
+            /* nearbyintf rounds in the default mode, half to even */
+            const int8_t q = (int8_t)(act ? nearbyintf(v) : roundf(v));
             memcpy(y + qo + j, &q, 1);
             sum += q;
         }
@@ -240,9 +218,24 @@ static void quantize_q8_act(const float *x, uint8_t *y, int64_t nb, int with_sum
     }
 }
 
+static void dequantize_q8(const uint8_t *b, float *dst, int64_t nb, int with_sum) {
+    const size_t bs = with_sum ? sizeof(ei_block_q8_1) : sizeof(ei_block_q8_0);
+    const size_t qo = with_sum ? offsetof(ei_block_q8_1, qs) : offsetof(ei_block_q8_0, qs);
+    for (int64_t i = 0; i < nb; i++, b += bs, dst += EI_QK) {
+        ei_fp16 dh;
+        memcpy(&dh, b, 2);
+        const float d = ei_fp16_to_fp32(dh);
+        for (int j = 0; j < EI_QK; j++) {
+            int8_t q;
+            memcpy(&q, b + qo + j, 1);
+            dst[j] = (float)q * d;
+        }
+    }
+}
+
 int ei_quantize_row_act(int type, const float *src, void *dst, int64_t n) {
     if ((type == EI_Q8_0 || type == EI_Q8_1) && n >= 0 && n % EI_QK == 0) {
-        quantize_q8_act(src, dst, n / EI_QK, type == EI_Q8_1);
+        quantize_q8(src, dst, n / EI_QK, type == EI_Q8_1, 1);
         return 0;
     }
     return ei_quantize_row(type, src, dst, n);
@@ -266,8 +259,8 @@ int ei_quantize_row(int type, const float *src, void *dst, int64_t n) {
     }
     case EI_Q4_0: quantize_q4_0(src, dst, nb); return 0;
     case EI_Q4_1: quantize_q4_1(src, dst, nb); return 0;
-    case EI_Q8_0: quantize_q8_0(src, dst, nb); return 0;
-    case EI_Q8_1: quantize_q8_1(src, dst, nb); return 0;
+    case EI_Q8_0: quantize_q8(src, dst, nb, 0, 0); return 0;
+    case EI_Q8_1: quantize_q8(src, dst, nb, 1, 0); return 0;
     default: return -1;
     }
 }
@@ -312,22 +305,8 @@ int ei_dequantize_row(int type, const void *src, float *dst, int64_t n) {
         }
         return 0;
     }
-    case EI_Q8_0: {
-        const ei_block_q8_0 *b = src;
-        for (int64_t i = 0; i < nb; i++, dst += EI_QK) {
-            const float d = ei_fp16_to_fp32(b[i].d);
-            for (int j = 0; j < EI_QK; j++) dst[j] = (float)b[i].qs[j] * d;
-        }
-        return 0;
-    }
-    case EI_Q8_1: {
-        const ei_block_q8_1 *b = src;
-        for (int64_t i = 0; i < nb; i++, dst += EI_QK) {
-            const float d = ei_fp16_to_fp32(b[i].d);
-            for (int j = 0; j < EI_QK; j++) dst[j] = (float)b[i].qs[j] * d;
-        }
-        return 0;
-    }
+    case EI_Q8_0: dequantize_q8(src, dst, nb, 0); return 0;
+    case EI_Q8_1: dequantize_q8(src, dst, nb, 1); return 0;
     default: return -1;
     }
 }
