@@ -6,7 +6,9 @@ subset that can be compared with a --limit 1 run). Prompt tokens taken from a sa
 (prefix_reused) are not counted as prefilled. --from N counts only the samples from the N-th (0-based)
 of each file: the part a later session added, with another build or machine; --first N only the
 first N samples (the queries every QMSum run has). For QMSum: answers cut
-at the generation limit and answers that start by copying the transcript's first line.
+at the generation limit, answers that start by copying the transcript's first line, the mean
+ROUGE-1/2/L F × 100 (as `scores` computes it), ROUGE-L per query type, and the prompt tokens
+(all, and reused from a saved state) and generated tokens.
 --length L counts only passkey/needle cells of L tokens (the time of one row of the grid). --same A B
 compares two methods' runs of every benchmark on their common samples: samples with the same score,
 and with the same answer text. --against DIR compares each run file of DIR with the run file of the
@@ -135,6 +137,13 @@ for path in sorted(glob.glob(os.path.join(folder, "*-*.json"))):
         cut = sum(s["generated_tokens"] >= limit for s in ss)
         copies = sum(s["prediction"].lstrip().startswith("Grad E: I guess") for s in ss)
         line += f"  cut at {limit} tokens: {cut}  starting with the transcript's first line: {copies}"
+        mean = lambda group, k: 100 * sum(s[k] for s in group) / len(group)
+        line += "  ROUGE-1/2/L " + " / ".join(f"{mean(ss, k):.2f}" for k in ("rouge1", "rouge2", "rougeL"))
+        for kind in sorted({s["type"] for s in ss}):
+            group = [s for s in ss if s["type"] == kind]
+            line += f"  {kind} ({len(group)}) ROUGE-L {mean(group, 'rougeL'):.1f}"
+        line += (f"  prompt tokens {sum(s['prompt_tokens'] for s in ss)}, reused "
+                 f"{sum(s.get('prefix_reused', 0) for s in ss)}; generated {sum(s['generated_tokens'] for s in ss)}")
     if d["bench"] == "longbench":
         first = {}
         for s in d["samples"]:
