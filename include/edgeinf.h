@@ -15,6 +15,8 @@ extern "C" {
 #endif
 
 #define EI_VERSION "0.1.0"
+/* SnapKV: window tokens over which a score is max-pooled (the SnapKV paper's LongBench setting) */
+#define EI_SNAPKV_POOL 7
 
 typedef struct ei_model ei_model;
 typedef struct ei_session ei_session;
@@ -92,7 +94,7 @@ int64_t ei_chat_format(const ei_model *m, const char *system, const char *user, 
 typedef enum { EI_UPDATE_LINEAR = 0, EI_UPDATE_DELTA = 1 } ei_update_rule;
 typedef enum { EI_KV_F32 = 0, EI_KV_F16 = 1 } ei_kv_type;
 typedef enum { EI_MODE_AUTO = 0, EI_MODE_FULL = 1, EI_MODE_INFINITE = 2 } ei_mode;
-typedef enum { EI_EVICT_OLDEST = 0, EI_EVICT_H2O = 1 } ei_evict_policy;
+typedef enum { EI_EVICT_OLDEST = 0, EI_EVICT_H2O = 1, EI_EVICT_SNAPKV = 2 } ei_evict_policy;
 
 typedef struct {
     char name[32];
@@ -151,13 +153,16 @@ typedef struct {
     float gate_const;      /* >= 0: a constant gate value, for experiments (default -1: off) */
     int freeze_memory;     /* 1: evicted tokens are dropped instead of compressed */
     /* Which window tokens leave when the window overflows. EI_EVICT_OLDEST (default): the oldest L,
-     * into memory (or dropped). EI_EVICT_H2O: the KV-eviction baseline H2O (heavy hitters) at the
-     * same budget: per layer and KV head, the L tokens with the least attention received so far
-     * (summed over the group's query heads and every query since the token arrived), never among
-     * the n_recent newest; they are dropped (no memory, so no gate). The kept tokens are re-rotated
-     * to contiguous cache positions. */
+     * into memory (or dropped). The two KV-eviction baselines keep the same budget and drop, per
+     * layer and KV head, the L window tokens with the lowest score, never among the n_recent newest
+     * (no memory, so no gate); the kept tokens are re-rotated to contiguous cache positions.
+     * EI_EVICT_H2O (heavy hitters): score = attention received so far, summed over the group's query
+     * heads and every query since the token arrived. EI_EVICT_SNAPKV: score = attention received from
+     * the n_observe queries just before the eviction (the observation window), summed over the group's
+     * query heads, then max-pooled over EI_SNAPKV_POOL neighbouring window tokens. */
     int evict;             /* ei_evict_policy */
-    int n_recent;          /* H2O: window tokens always kept (0 = half the window) */
+    int n_recent;          /* window tokens always kept (0 = H2O: half the window; SnapKV: n_observe) */
+    int n_observe;         /* SnapKV: queries in the observation window (0 = 32, at most the chunk) */
     int dynamic_shape;     /* 0 (default): every prefill call runs the plan's fixed shape, a chunk of
                             * n_chunk rows, the last one padded (method.md section 6); 1: a short
                             * chunk computes only its own rows */

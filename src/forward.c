@@ -122,6 +122,7 @@ typedef struct {
     int n_sink;         /* sink size S (0 on the full path) */
     int ring_start;     /* ring slot of the oldest window token */
     int64_t ring_pos0;  /* stream position of the oldest ring token (after this chunk is stored) */
+    int64_t observe_from; /* eviction scores count the attention of queries from this position on */
 } key_layout;
 
 typedef struct {
@@ -165,9 +166,9 @@ static void add_values(const ei_session *s, const uint8_t *vc, int first, int n,
         for (int j = 0; j < n; j++) s->k->axpy_f32(P[(size_t)r * ps + j], kv_row(s, vc, first + j, g), O + (size_t)r * os, hd);
 }
 
-/* H2O: adds one row of attention probabilities, laid out [sink | ring from `first` (n1) | ring from
- * 0], to the attention received per cache slot. */
-static void hh_add_row(float *acc, const float *row, int S, int n_s, int n1, int n, int first) {
+/* Eviction scores (H2O, SnapKV): adds one row of attention probabilities, laid out [sink | ring from
+ * `first` (n1) | ring from 0], to the attention received per cache slot. */
+static void ev_add_row(float *acc, const float *row, int S, int n_s, int n1, int n, int first) {
     for (int i = 0; i < n_s; i++) acc[i] += row[i];
     for (int i = n_s; i < n_s + n1; i++) acc[S + first + i - n_s] += row[i];
     for (int i = n_s + n1; i < n; i++) acc[S + i - n_s - n1] += row[i];
@@ -241,10 +242,11 @@ static void attn_task(void *ctx, int ith, int nth) {
             s->k->softmax(row, n);
             if (f16_kv) s->k->round_f16(row, n);
         }
-        if (s->hh_block) { /* H2O: this block's share of the attention each slot received */
-            float *acc = s->hh_block + ((size_t)(t0 / EI_ATTN_TOKENS) * G + g) * n_slots;
+        if (s->ev_block) { /* eviction scores: this block's share of the attention each slot received */
+            float *acc = s->ev_block + ((size_t)(t0 / EI_ATTN_TOKENS) * G + g) * n_slots;
             memset(acc, 0, (size_t)n_slots * sizeof *acc);
-            for (int r = 0; r < rows; r++) hh_add_row(acc, sc + (size_t)r * ss, S, n_s, n1, n, first);
+            for (int r = 0; r < rows; r++)
+                if (j->kl.pos0 + t0 + r / hpg >= j->kl.observe_from) ev_add_row(acc, sc + (size_t)r * ss, S, n_s, n1, n, first);
         }
         memset(o_blk, 0, (size_t)rows * hd * sizeof *o_blk);
         add_values(s, vc, 0, n_s, g, sc, ss, rows, o_blk, (size_t)hd);
@@ -359,10 +361,10 @@ static int attn_decode(ei_session *s, int layer, int T, const key_layout *kl, in
     ei_pool_run(s->pool, decode_softmax_task, &d);
     ei_pool_run(s->pool, decode_values_task, &d);
     const int spans = ei_attn_spans(d.n);
-    if (s->hh_score) { /* H2O: the attention each slot received from this token, summed per KV head */
+    if (s->ev_score && p >= kl->observe_from) { /* eviction scores: this token's attention, summed per KV head */
         const int G = s->m->info.n_head_kv;
         for (int h = 0; h < H; h++)
-            hh_add_row(s->hh_score + ((size_t)layer * G + (size_t)(h / (H / G))) * s->plan.n_slots, d.scores + (size_t)h * d.n, S,
+            ev_add_row(s->ev_score + ((size_t)layer * G + (size_t)(h / (H / G))) * s->plan.n_slots, d.scores + (size_t)h * d.n, S,
                        d.n_s, d.n1, d.n, first);
     }
     for (int i = 0; i < H * hd; i++) {
@@ -419,21 +421,21 @@ static void store_kv(ei_session *s, int layer, int T, const key_layout *kl) {
             ring_next = (ring_next + 1) % cap;
         }
         size_t off = ((size_t)layer * n_slots + (size_t)slot) * KVD;
-        if (s->hh_score) /* H2O: a new token has received no attention yet */
-            for (int g = 0; g < in->n_head_kv; g++) s->hh_score[((size_t)layer * in->n_head_kv + g) * n_slots + slot] = 0.0f;
+        if (s->ev_score) /* eviction scores: a new token has received no attention yet */
+            for (int g = 0; g < in->n_head_kv; g++) s->ev_score[((size_t)layer * in->n_head_kv + g) * n_slots + slot] = 0.0f;
         ei_cache_store(s, s->k_cache, off, s->k_new + (size_t)t * KVD, KVD);
         ei_cache_store(s, s->v_cache, off, s->v_new + (size_t)t * KVD, KVD);
     }
 }
 
-/* H2O: adds the chunk's per-block attention received to the layer's totals, blocks in order (so the
- * sums do not depend on which thread ran which block). */
-static void hh_reduce(ei_session *s, int layer, int T) {
+/* Eviction scores: adds the chunk's per-block attention received to the layer's totals, blocks in
+ * order (so the sums do not depend on which thread ran which block). */
+static void ev_reduce(ei_session *s, int layer, int T) {
     const int G = s->m->info.n_head_kv, n_slots = s->plan.n_slots;
     for (int g = 0; g < G; g++) {
-        float *acc = s->hh_score + ((size_t)layer * G + g) * n_slots;
+        float *acc = s->ev_score + ((size_t)layer * G + g) * n_slots;
         for (int b = 0; b < ei_attn_blocks(T); b++) {
-            const float *blk = s->hh_block + ((size_t)b * G + g) * n_slots;
+            const float *blk = s->ev_block + ((size_t)b * G + g) * n_slots;
             for (int i = 0; i < n_slots; i++) acc[i] += blk[i];
         }
     }
@@ -450,7 +452,12 @@ void ei_forward(ei_session *s, const int32_t *tokens, int T, float *all_logits) 
     const int S = s->p.infinite ? s->p.n_sink : 0;
 
     /* where this chunk's tokens go, and their positions */
-    key_layout kl = {s->n_stream, S, s->ring_start, s->ring_pos0};
+    key_layout kl = {s->n_stream, S, s->ring_start, s->ring_pos0, 0};
+    if (s->p.evict == EI_EVICT_SNAPKV) {
+        /* SnapKV observes the n_observe queries up to the one that fills the ring (the next eviction) */
+        const int64_t first_ring = s->n_stream > S ? s->n_stream : S;
+        kl.observe_from = first_ring + (s->plan.ring_cap - s->ring_count) - s->p.n_observe;
+    }
     int n_to_sink = s->n_stream < S ? (int)(S - s->n_stream < T ? S - s->n_stream : T) : 0;
     if (s->ring_count == 0) kl.ring_pos0 = s->n_stream + n_to_sink;
     ei_rope_table(s->rope_abs, s->n_stream, T, 0, 0, hd, in->rope_theta);
@@ -497,7 +504,7 @@ void ei_forward(ei_session *s, const int32_t *tokens, int T, float *all_logits) 
         const int decoded = attn_decode(s, l, T, &kl, read_memory);
         if (!decoded) {
             ei_pool_run(s->pool, attn_task, &aj);
-            if (s->hh_score) hh_reduce(s, l, T);
+            if (s->ev_score) ev_reduce(s, l, T);
         }
         if (read_memory) memory_read(s, l, T, decoded);
         mm_target o[1] = {{&L->wo, s->xn, D}};

@@ -16,10 +16,10 @@ const char *const ei_buf_names[BUF_COUNT] = {
     [BUF_K_CACHE] = "key cache [layers][slots][G*hd]", [BUF_V_CACHE] = "value cache [layers][slots][G*hd]",
     [BUF_MEM_M] = "memory M [layers][G][hd][hd]", [BUF_MEM_Z] = "memory z [layers][G][hd]",
     [BUF_MEM_SCRATCH] = "compression scratch [threads][4*L*hd]",
-    [BUF_HH_SCORE] = "H2O attention received [layers][G][slots]",
-    [BUF_HH_BLOCK] = "H2O attention received, per token block [L/8][G][slots]",
-    [BUF_HH_ROPE] = "H2O re-rotation cos/sin [L+1][hd]",
-    [BUF_HH_SCRATCH] = "H2O eviction scratch [threads][slots]",
+    [BUF_EV_SCORE] = "eviction: attention received [layers][G][slots]",
+    [BUF_EV_BLOCK] = "eviction: attention received, per token block [L/8][G][slots]",
+    [BUF_EV_ROPE] = "eviction: re-rotation cos/sin [L+1][hd]",
+    [BUF_EV_SCRATCH] = "eviction scratch [threads][slots]",
 };
 
 static size_t act_bytes(const ei_weight *w) { return ei_row_bytes(ei_act_type((ei_type)w->type), w->cols); }
@@ -49,8 +49,8 @@ void ei_plan_build(const ei_model *m, const ei_session_params *p, ei_plan *out) 
     out->n_slots = (inf ? p->n_sink : 0) + out->ring_cap;
     out->use_memory = inf && !p->freeze_memory && (p->gate != NULL || p->gate_const >= 0);
     out->xq_stride = up64(act_row_bytes(m));
-    out->heavy_hitters = inf && p->evict == EI_EVICT_H2O;
-    const size_t S = (size_t)out->n_slots, mem = out->use_memory, hh = out->heavy_hitters;
+    out->evict_by_attention = inf && p->evict != EI_EVICT_OLDEST;
+    const size_t S = (size_t)out->n_slots, mem = out->use_memory, ev = out->evict_by_attention;
     size_t *b = out->bytes;
     b[BUF_X] = L * D * f;
     b[BUF_XN] = L * D * f;
@@ -74,10 +74,10 @@ void ei_plan_build(const ei_model *m, const ei_session_params *p, ei_plan *out) 
     b[BUF_MEM_M] = mem ? NL * G * hd * hd * f : 0;
     b[BUF_MEM_Z] = mem ? NL * G * hd * f : 0;
     b[BUF_MEM_SCRATCH] = mem ? T * 4 * L * hd * f : 0;
-    b[BUF_HH_SCORE] = hh ? NL * G * S * f : 0;
-    b[BUF_HH_BLOCK] = hh ? (size_t)ei_attn_blocks(p->n_chunk) * G * S * f : 0;
-    b[BUF_HH_ROPE] = hh ? (L + 1) * hd * f : 0;
-    b[BUF_HH_SCRATCH] = hh ? T * up64(ei_hh_scratch_bytes(out->ring_cap, (int)hd)) : 0;
+    b[BUF_EV_SCORE] = ev ? NL * G * S * f : 0;
+    b[BUF_EV_BLOCK] = ev ? (size_t)ei_attn_blocks(p->n_chunk) * G * S * f : 0;
+    b[BUF_EV_ROPE] = ev ? (L + 1) * hd * f : 0;
+    b[BUF_EV_SCRATCH] = ev ? T * up64(ei_ev_scratch_bytes(out->ring_cap, (int)hd)) : 0;
     size_t off = 0;
     for (int i = 0; i < BUF_COUNT; i++) {
         out->offset[i] = off;

@@ -16,8 +16,8 @@
 typedef enum {
     BUF_X, BUF_XN, BUF_Q, BUF_Q_PRE, BUF_Q_CACHE, BUF_K_NEW, BUF_V_NEW, BUF_ATT, BUF_A_MEM,
     BUF_FF_GATE, BUF_FF_UP, BUF_XQ, BUF_SCORES, BUF_DECODE, BUF_LOGITS, BUF_ROPE_ABS, BUF_ROPE_CACHE,
-    BUF_K_CACHE, BUF_V_CACHE, BUF_MEM_M, BUF_MEM_Z, BUF_MEM_SCRATCH, BUF_HH_SCORE, BUF_HH_BLOCK,
-    BUF_HH_ROPE, BUF_HH_SCRATCH, BUF_COUNT
+    BUF_K_CACHE, BUF_V_CACHE, BUF_MEM_M, BUF_MEM_Z, BUF_MEM_SCRATCH, BUF_EV_SCORE, BUF_EV_BLOCK,
+    BUF_EV_ROPE, BUF_EV_SCRATCH, BUF_COUNT
 } ei_buf_id;
 
 typedef struct {
@@ -28,7 +28,7 @@ typedef struct {
     int n_slots;          /* KV positions per layer: sink + ring */
     int ring_cap;         /* window + chunk (infinite) or n_ctx (full) */
     int use_memory;       /* memory states exist */
-    int heavy_hitters;    /* H2O eviction: attention received is accumulated per slot */
+    int evict_by_attention; /* H2O or SnapKV: attention received is accumulated per slot */
 } ei_plan;
 
 extern const char *const ei_buf_names[BUF_COUNT];
@@ -37,11 +37,11 @@ extern const char *const ei_buf_names[BUF_COUNT];
 static inline int ei_attn_spans(int n) { return (n + EI_ATTN_SPAN - 1) / EI_ATTN_SPAN; }
 /* Blocks of EI_ATTN_TOKENS tokens in a chunk of n tokens. */
 static inline int ei_attn_blocks(int n) { return (n + EI_ATTN_TOKENS - 1) / EI_ATTN_TOKENS; }
-/* H2O scratch per thread: one eviction candidate (score, ring index) per ring slot, a kept flag per
- * slot, and one key row. */
-typedef struct { float score; int index; } ei_hh_candidate;
-static inline size_t ei_hh_scratch_bytes(int ring_cap, int hd) {
-    return (size_t)ring_cap * (sizeof(ei_hh_candidate) + 1) + (size_t)hd * sizeof(float) + 64;
+/* Eviction scratch per thread: one candidate (score, ring index), one pooled score and one kept flag
+ * per ring slot, and one key row. */
+typedef struct { float score; int index; } ei_ev_candidate;
+static inline size_t ei_ev_scratch_bytes(int ring_cap, int hd) {
+    return (size_t)ring_cap * (sizeof(ei_ev_candidate) + sizeof(float) + 1) + (size_t)hd * sizeof(float) + 64;
 }
 
 /* p must already be resolved (n_ctx, n_chunk, threads > 0; sink/window checked). */

@@ -44,8 +44,10 @@ static int resolve(const ei_model *m, ei_session_params *p) {
     if (p->n_chunk > 8192) return ei_set_error("chunk %d is too large (max 8192)", p->n_chunk);
     if (p->n_threads > 64) return ei_set_error("%d threads is too many (max 64)", p->n_threads);
     if (p->kv_type != EI_KV_F32 && p->kv_type != EI_KV_F16) return ei_set_error("unknown KV cache type %d", (int)p->kv_type);
-    if (p->evict != EI_EVICT_OLDEST && p->evict != EI_EVICT_H2O) return ei_set_error("unknown eviction policy %d", p->evict);
-    if (p->evict == EI_EVICT_H2O && !p->infinite) return ei_set_error("H2O eviction needs the sink + window path (infinite)");
+    if (p->evict != EI_EVICT_OLDEST && p->evict != EI_EVICT_H2O && p->evict != EI_EVICT_SNAPKV)
+        return ei_set_error("unknown eviction policy %d", p->evict);
+    const char *policy = p->evict == EI_EVICT_H2O ? "H2O" : "SnapKV";
+    if (p->evict != EI_EVICT_OLDEST && !p->infinite) return ei_set_error("%s eviction needs the sink + window path (infinite)", policy);
     if (!p->infinite) {
         if (p->n_chunk > p->n_ctx) p->n_chunk = p->n_ctx;
         return 0;
@@ -60,11 +62,20 @@ static int resolve(const ei_model *m, ei_session_params *p) {
     if (p->update != EI_UPDATE_LINEAR && p->update != EI_UPDATE_DELTA) return ei_set_error("unknown memory update rule %d", (int)p->update);
     if (p->gate_const > 1.0f) return ei_set_error("constant gate %g must be in [0, 1]", (double)p->gate_const);
     if (p->gate && ei_gate_check(p->gate, m, p)) return -1;
-    if (p->evict == EI_EVICT_H2O) {
-        if (p->gate || p->gate_const >= 0) return ei_set_error("H2O eviction is a baseline without memory: it takes no gate");
-        if (p->n_recent <= 0) p->n_recent = p->n_window / 2;
+    if (p->evict != EI_EVICT_OLDEST) {
+        if (p->gate || p->gate_const >= 0) return ei_set_error("%s eviction is a baseline without memory: it takes no gate", policy);
+        if (p->evict == EI_EVICT_SNAPKV) {
+            if (p->n_observe <= 0) p->n_observe = p->n_chunk < 32 ? p->n_chunk : 32;
+            /* the observation window lies between two evictions, which are a chunk apart */
+            if (p->n_observe > p->n_chunk)
+                return ei_set_error("SnapKV: an observation window of %d queries exceeds the chunk of %d", p->n_observe, p->n_chunk);
+        }
+        if (p->n_recent <= 0) p->n_recent = p->evict == EI_EVICT_H2O ? p->n_window / 2 : p->n_observe;
         if (p->n_recent > p->n_window)
-            return ei_set_error("H2O: %d recent tokens do not fit the window of %d", p->n_recent, p->n_window);
+            return ei_set_error("%s: %d recent tokens do not fit the window of %d", policy, p->n_recent, p->n_window);
+        if (p->n_observe > p->n_recent) /* the observers must not be evicted by their own votes */
+            return ei_set_error("SnapKV: the %d observing queries must be among the %d recent tokens kept", p->n_observe,
+                                p->n_recent);
     }
     return 0;
 }
@@ -114,10 +125,10 @@ ei_session *ei_session_new(const ei_model *m, const ei_session_params *params) {
     s->mem_M = ptrs[BUF_MEM_M];
     s->mem_z = ptrs[BUF_MEM_Z];
     s->mem_scratch = ptrs[BUF_MEM_SCRATCH];
-    s->hh_score = ptrs[BUF_HH_SCORE];
-    s->hh_block = ptrs[BUF_HH_BLOCK];
-    s->hh_rope = ptrs[BUF_HH_ROPE];
-    s->hh_scratch = ptrs[BUF_HH_SCRATCH];
+    s->ev_score = ptrs[BUF_EV_SCORE];
+    s->ev_block = ptrs[BUF_EV_BLOCK];
+    s->ev_rope = ptrs[BUF_EV_ROPE];
+    s->ev_scratch = ptrs[BUF_EV_SCRATCH];
     s->pool = ei_pool_new(p.n_threads);
     if (!s->pool) {
         ei_set_error("cannot start %d threads", p.n_threads);
@@ -144,7 +155,7 @@ void ei_session_reset(ei_session *s) {
     s->n_calls = s->n_rows = s->n_pad_rows = 0;
     if (s->mem_M) memset(s->mem_M, 0, s->plan.bytes[BUF_MEM_M]);
     if (s->mem_z) memset(s->mem_z, 0, s->plan.bytes[BUF_MEM_Z]);
-    if (s->hh_score) memset(s->hh_score, 0, s->plan.bytes[BUF_HH_SCORE]);
+    if (s->ev_score) memset(s->ev_score, 0, s->plan.bytes[BUF_EV_SCORE]);
 }
 
 /* A snapshot: this header, then the whole arena (caches, memory, logits; the scratch buffers ride
@@ -258,7 +269,7 @@ int ei_session_eval(ei_session *s, const int32_t *tokens, int64_t n, float *all_
         /* the window may now hold a whole extra segment: move the oldest one into memory, or (H2O)
          * drop the segment's worth of tokens that received the least attention */
         while (s->p.infinite && s->ring_count >= s->plan.ring_cap)
-            s->plan.heavy_hitters ? ei_evict_heavy_hitters(s, s->p.n_chunk) : ei_compress(s, s->p.n_chunk);
+            s->plan.evict_by_attention ? ei_evict_by_attention(s, s->p.n_chunk) : ei_compress(s, s->p.n_chunk);
         if (progress) progress(user, done, n);
     }
     return 0;

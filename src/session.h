@@ -37,10 +37,10 @@ struct ei_session {
     float *scores, *decode, *logits, *rope_abs, *rope_cache;   /* rope tables: [L][cos hd/2 | sin hd/2] */
     void *k_cache, *v_cache;
     float *mem_M, *mem_z, *mem_scratch;
-    float *hh_score;       /* H2O: attention each cached token received, [layer][G][slot] */
-    float *hh_block;       /* H2O: the same for one layer and chunk, per token block [block][G][slot] */
-    float *hh_rope;        /* H2O: cos/sin of rotations by 0..L positions */
-    uint8_t *hh_scratch;
+    float *ev_score;       /* H2O, SnapKV: attention each cached token received, [layer][G][slot] */
+    float *ev_block;       /* the same for one layer and chunk, per token block [block][G][slot] */
+    float *ev_rope;        /* cos/sin of rotations by 0..L positions, for the tokens eviction moves */
+    uint8_t *ev_scratch;
     size_t kv_elem;
 };
 
@@ -52,16 +52,16 @@ struct ei_session {
 void ei_forward(ei_session *s, const int32_t *tokens, int T, float *all_logits);
 /* Moves the oldest n window tokens into memory (or drops them when memory is off). */
 void ei_compress(ei_session *s, int n);
-/* H2O (h2o.c): drops, per layer and KV head, the n window tokens that received the least attention
- * (none of the n_recent newest) and compacts the rest, re-rotated to contiguous positions. */
-void ei_evict_heavy_hitters(ei_session *s, int n);
+/* H2O and SnapKV (evict.c): drop, per layer and KV head, the n window tokens with the lowest score
+ * (none of the n_recent newest) and compact the rest, re-rotated to contiguous positions. */
+void ei_evict_by_attention(ei_session *s, int n);
 
 /* A row of n cache values at element offset off of the key or value cache, as floats and back: the
  * one place that knows the cache element type (f16 or f32). */
 void ei_cache_load(const ei_session *s, const void *cache, size_t off, float *out, int n);
 void ei_cache_store(const ei_session *s, void *cache, size_t off, const float *in, int n);
 
-/* RoPE helpers shared by forward.c and h2o.c: rotate each of n_heads heads of v by one table row
+/* RoPE helpers shared by forward.c and evict.c: rotate each of n_heads heads of v by one table row
  * (cos then sin, hd/2 each; sign -1: inverse), and the table rows for positions pos0..pos0+n-1
  * (moved down by shift at or past sink). */
 void ei_rope_rotate(float *v, int n_heads, int hd, const float *row, int neox, float sign);

@@ -59,7 +59,11 @@ if [ -f "$model" ]; then
   expect_error "cli: gate file not a GGUF" "bad magic" $bin run -m "$model" -p hi --gate "$tmp/random.gguf"
   expect_error "cli: gate and constant gate" "not both" $bin run -m "$model" -p hi --gate "$tmp/random.gguf" --gate-const 0.3
   expect_error "cli: H2O with a gate" "baseline without memory" $bin run -m "$model" -p hi --evict h2o --gate-const 0.3
-  expect_error "cli: unknown eviction policy" "expects oldest or h2o" $bin run -m "$model" -p hi --evict lru
+  expect_error "cli: SnapKV with a gate" "baseline without memory" $bin run -m "$model" -p hi --evict snapkv --gate-const 0.3
+  expect_error "cli: unknown eviction policy" "expects oldest, h2o or snapkv" $bin run -m "$model" -p hi --evict lru
+  expect_error "cli: --observe without SnapKV" "applies to --evict snapkv only" $bin run -m "$model" -p hi --evict h2o --observe 8
+  expect_last_error "cli: SnapKV observers past the chunk" "exceeds the chunk" $bin run -m "$model" -p hi --mode infinite --evict snapkv --observe 4096
+  expect_last_error "cli: SnapKV observers outside the recent tokens" "recent tokens kept" $bin run -m "$model" -p hi --mode infinite --evict snapkv --observe 16 --recent 8
   expect_error "cli: H2O recent past the window" "do not fit the window" $bin run -m "$model" -p hi --mode infinite --evict h2o --recent 9999
   expect_error "cli: constant gate out of range" "expects a number in \[0, 1\]" $bin run -m "$model" -p hi --gate-const 1.5
   printf 'chunk = 128\nwindow = lots\n' > "$tmp/bad.profile"

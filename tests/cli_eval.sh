@@ -114,13 +114,14 @@ assert [(x["length"], x["depth"], x["n"]) for x in c["scores"]["cells"]] == [(25
 assert [(x["length"], x["n"]) for x in c["scores"]["lengths"]] == [(256, 2), (600, 2)]
 assert c["scores"]["lengths"][1]["accuracy"] == sum(s["correct"] for s in c["samples"][2:]) / 2
 PY
-ok_if "eval passkey: the H2O baseline runs past the window" \
-  $bin eval passkey -m "$m" -t 1 --lengths 600 --depths 50 --keys 1 --method h2o --out-dir "$tmp/runs"
-ok_if "eval passkey h2o: method fields" py "$tmp/runs" <<'PY'
+ok_if "eval passkey: the H2O and SnapKV baselines run past the window" \
+  $bin eval passkey -m "$m" -t 1 --lengths 600 --depths 50 --keys 1 --method h2o,snapkv --out-dir "$tmp/runs"
+ok_if "eval passkey h2o, snapkv: method fields" py "$tmp/runs" <<'PY'
 import json, sys
-d = json.load(open(f"{sys.argv[1]}/passkey-h2o.json"))
-assert d["complete"] and d["method"]["evict"] == "h2o" and d["method"]["gate"] == "none", d["method"]
-assert d["samples"][0]["prompt_tokens"] > d["profile"]["sink"] + d["profile"]["window"] + d["profile"]["chunk"], d["profile"]
+for name in ("h2o", "snapkv"):
+    d = json.load(open(f"{sys.argv[1]}/passkey-{name}.json"))
+    assert d["complete"] and d["method"]["evict"] == name and d["method"]["gate"] == "none", d["method"]
+    assert d["samples"][0]["prompt_tokens"] > d["profile"]["sink"] + d["profile"]["window"] + d["profile"]["chunk"], d["profile"]
 PY
 ok_if "eval needle: tiny grid" $bin eval needle -m "$m" -t 1 --lengths 300 --depths 50 --keys 2 --method streaming --out-dir "$tmp/runs"
 ok_if "eval needle: samples and essays hash" py "$tmp/runs" <<'PY'

@@ -3,7 +3,8 @@
  *     key and value, and for each query attends to the kept set only (sink + window, eviction of
  *     the oldest L tokens whenever the window reaches W + L), rotating query and keys at their
  *     *cache* positions, as StreamingLLM defines it; evicted tokens go into per-(layer, KV head)
- *     memories (linear or delta rule), read with the pre-RoPE query and blended by a constant gate.
+ *     memories (linear or delta rule), read with the pre-RoPE query and blended by a constant gate,
+ *     or, for the KV-eviction baselines H2O and SnapKV, each head's lowest-scored tokens are dropped.
  *     The engine (keys rotated once at stream positions, ring buffer, memory kernels) must give the
  *     same logits at every step: closed gate (memory not read) = StreamingLLM, and memory on.
  *   - a prompt that fits the window gives exactly the full-attention tokens (real model).
@@ -27,13 +28,13 @@ typedef struct {
     const ei_model *m;
     int S, W, L, memory, update;  /* memory: read and write the compressed memory */
     double gate;
-    int h2o, recent;              /* H2O eviction (least attention received, `recent` newest kept) */
+    int evict, recent, observe;   /* ei_evict_policy; `recent` newest kept; SnapKV's observing queries */
     int n;                        /* tokens seen */
     int evicted;                  /* non-sink tokens moved out of the window */
     double *k, *v;                /* [layer][token][kvd], pre-RoPE keys, values */
     char *gone;                   /* [layer][kv head][token]: evicted from that head's window */
-    int not_oldest;               /* H2O: evictions of a token that StreamingLLM would have kept */
-    double *received;             /* [layer][kv head][token]: attention received (H2O) */
+    int not_oldest;               /* H2O, SnapKV: evictions of a token that StreamingLLM would have kept */
+    double *received;             /* [layer][kv head][token]: attention received (H2O, SnapKV) */
     double *M, *z;                /* [layer][kv head][hd][hd], [layer][kv head][hd] */
     int cap_tokens;
 } naive;
@@ -120,22 +121,33 @@ static void naive_compress(naive *nv, int t0) {
     free(zero);
 }
 
-/* H2O for one layer and KV head: of the window tokens [S, n) still there, except the `recent` newest,
- * the L with the least attention received leave (ties: the older first). */
-static void naive_evict_h2o(naive *nv, char *gone, const double *received) {
-    int cand[4096], nc = 0, kept = 0;
-    for (int t = nv->n - 1; t >= nv->S; t--)
-        if (!gone[t] && kept++ >= nv->recent) cand[nc++] = t;
+/* H2O and SnapKV for one layer and KV head: of the window tokens [S, n) still there, except the
+ * `recent` newest, the L with the lowest score leave (ties: the older first). The score is the
+ * attention received: since arrival (H2O), or from the observation window (SnapKV, which then
+ * takes the largest over EI_SNAPKV_POOL / 2 candidates on each side, and starts afresh). */
+static void naive_evict(naive *nv, char *gone, double *received) {
+    int cand[4096];
+    double score[4096];
+    int nc = 0, present = 0;
+    for (int t = nv->S; t < nv->n; t++) present += !gone[t];
+    for (int t = nv->S, seen = 0; t < nv->n; t++)
+        if (!gone[t] && seen++ < present - nv->recent) cand[nc++] = t; /* oldest first */
+    const int pool = nv->evict == EI_EVICT_SNAPKV ? EI_SNAPKV_POOL / 2 : 0;
+    for (int i = 0; i < nc; i++) {
+        score[i] = -INFINITY;
+        for (int k = i - pool; k <= i + pool; k++)
+            if (k >= 0 && k < nc && received[cand[k]] > score[i]) score[i] = received[cand[k]];
+    }
     for (int e = 0; e < nv->L; e++) {
-        int best = -1;
+        int best = -1; /* strict < keeps the older of equal scores */
         for (int i = 0; i < nc; i++)
-            if (!gone[cand[i]] && (best < 0 || received[cand[i]] < received[best] || (received[cand[i]] == received[best] && cand[i] < best)))
-                best = cand[i];
-        gone[best] = 1;
+            if (!gone[cand[i]] && (best < 0 || score[i] < score[best])) best = i;
+        gone[cand[best]] = 1;
         int older_kept = 0; /* StreamingLLM would evict the L oldest still-present tokens */
-        for (int t = nv->S; t < best; t++) older_kept += !gone[t];
+        for (int t = nv->S; t < cand[best]; t++) older_kept += !gone[t];
         nv->not_oldest += older_kept >= nv->L;
     }
+    if (nv->evict == EI_EVICT_SNAPKV) memset(received, 0, sizeof *received * (size_t)nv->cap_tokens);
 }
 
 /* One token through the naive model; logits out[n_vocab]. */
@@ -183,7 +195,10 @@ static void naive_step(naive *nv, int32_t tok, double *logits) {
             for (int i = 0; i < n; i++) mx = sc[i] > mx ? sc[i] : mx;
             for (int i = 0; i < n; i++) sum += (sc[i] = exp(sc[i] - mx));
             double *out = att + h * hd, *received = nv->received + ((size_t)l * G + g) * nv->cap_tokens;
-            for (int j = 0; j < n; j++) received[kept[j]] += sc[j] / sum;
+            /* SnapKV counts the `observe` queries up to the one that fills the window to W + L */
+            const int trigger = S + nv->evicted + nv->W + nv->L - 1;
+            if (nv->evict != EI_EVICT_SNAPKV || p > trigger - nv->observe)
+                for (int j = 0; j < n; j++) received[kept[j]] += sc[j] / sum;
             for (int i = 0; i < hd; i++) out[i] = 0;
             for (int j = 0; j < n; j++) {
                 const double *vv = nv->v + ((size_t)l * nv->cap_tokens + kept[j]) * kvd + g * hd;
@@ -207,12 +222,12 @@ static void naive_step(naive *nv, int32_t tok, double *logits) {
     matvec(&m->output, xn, logits);
     nv->n++;
     /* eviction policy: when the window holds W + L tokens, its oldest L leave (into memory), or with
-     * H2O each head's L least attended */
+     * H2O and SnapKV each head's L lowest scored */
     if (nv->n > S && nv->n - S - nv->evicted >= nv->W + nv->L) {
         if (nv->memory) naive_compress(nv, S + nv->evicted);
         for (int u = 0; u < in->n_layer * G; u++) {
             char *gone = nv->gone + (size_t)u * nv->cap_tokens;
-            if (nv->h2o) naive_evict_h2o(nv, gone, nv->received + (size_t)u * nv->cap_tokens);
+            if (nv->evict != EI_EVICT_OLDEST) naive_evict(nv, gone, nv->received + (size_t)u * nv->cap_tokens);
             else memset(gone + S + nv->evicted, 1, (size_t)nv->L);
         }
         nv->evicted += nv->L;
@@ -223,7 +238,7 @@ static void naive_step(naive *nv, int32_t tok, double *logits) {
 /* Runs engine and naive side by side over n tokens (prefill of n_prompt tokens in chunks, then one
  * token at a time, feeding the engine's greedy choice to both). Returns the worst logit error
  * relative to the largest logit magnitude. */
-static double compare(ei_model *m, int S, int W, int L, int memory, int update, float gate, int h2o, int n_prompt,
+static double compare(ei_model *m, int S, int W, int L, int memory, int update, float gate, int evict, int n_prompt,
                       int n_total, int *n_memory_out) {
     const ei_model_info *in = ei_model_get_info(m);
     const int V = in->n_vocab;
@@ -231,10 +246,13 @@ static double compare(ei_model *m, int S, int W, int L, int memory, int update, 
     p.infinite = 1, p.n_sink = S, p.n_window = W, p.n_chunk = L, p.update = (ei_update_rule)update;
     p.kv_type = EI_KV_F32, p.n_threads = 2;
     p.gate_const = memory ? gate : -1.0f;
-    p.evict = h2o ? EI_EVICT_H2O : EI_EVICT_OLDEST;
+    p.evict = evict;
     ei_session *s = ei_session_new(m, &p);
-    naive nv = {.m = m, .S = S, .W = W, .L = L, .memory = memory, .update = update, .gate = gate, .h2o = h2o, .recent = W / 2,
-                .cap_tokens = n_total};
+    /* the defaults the engine must apply: H2O keeps half the window; SnapKV observes min(32, L)
+     * queries and keeps just those */
+    const int observe = L < 32 ? L : 32;
+    naive nv = {.m = m, .S = S, .W = W, .L = L, .memory = memory, .update = update, .gate = gate, .evict = evict,
+                .recent = evict == EI_EVICT_SNAPKV ? observe : W / 2, .observe = observe, .cap_tokens = n_total};
     const size_t per_head = (size_t)in->n_layer * in->n_head_kv * n_total;
     nv.gone = calloc(per_head, 1);
     nv.received = calloc(per_head, sizeof(double));
@@ -273,9 +291,9 @@ static double compare(ei_model *m, int S, int W, int L, int memory, int update, 
     ei_memory_stats ms;
     ei_session_memory_stats(s, &ms);
     *n_memory_out = (int)ms.n_memory;
-    if (h2o) {
-        printf("  H2O evicted %d (layer, head, token) entries that StreamingLLM would have kept\n", nv.not_oldest);
-        CHECK(nv.not_oldest > 0, "H2O chose exactly StreamingLLM's evictions: the case does not test the policy");
+    if (evict != EI_EVICT_OLDEST) {
+        printf("  evicted %d (layer, head, token) entries that StreamingLLM would have kept\n", nv.not_oldest);
+        CHECK(nv.not_oldest > 0, "the policy chose exactly StreamingLLM's evictions: the case does not test it");
     }
     CHECK(ms.n_memory == (memory ? nv.evicted : 0), "engine memory holds %lld tokens, naive evicted %d", (long long)ms.n_memory,
           nv.evicted);
@@ -288,15 +306,19 @@ done:
 static void test_naive(ei_model *m) {
     /* the last case decodes against more than EI_ATTN_SPAN keys (the split one-token path), with
      * the ring wrapped, so the sink, ring-tail and ring-head pieces all cross span boundaries */
-    static const struct { const char *what; int S, W, L, memory, update; float gate; int h2o, n_prompt, n_total; } cases[] = {
+    static const struct { const char *what; int S, W, L, memory, update; float gate; int evict, n_prompt, n_total; } cases[] = {
         {"StreamingLLM (gate closed, memory not read)", 4, 16, 8, 0, EI_UPDATE_LINEAR, 0, 0, 45, 110},
         {"StreamingLLM, no sink", 0, 24, 8, 0, EI_UPDATE_LINEAR, 0, 0, 45, 110},
         {"EdgeInfinite, linear memory, gate 0.5", 4, 16, 8, 1, EI_UPDATE_LINEAR, 0.5f, 0, 45, 110},
         {"EdgeInfinite, delta memory, gate 0.3", 6, 16, 4, 1, EI_UPDATE_DELTA, 0.3f, 0, 45, 110},
         {"EdgeInfinite, linear memory, gate 0.3, decode over > 256 keys", 8, 320, 16, 1, EI_UPDATE_LINEAR, 0.3f, 0, 300, 460},
-        {"H2O (least attended window tokens dropped, half the window recent)", 4, 16, 8, 0, EI_UPDATE_LINEAR, 0, 1, 45, 110},
-        {"H2O, no sink, chunk of 16 (two token blocks)", 0, 32, 16, 0, EI_UPDATE_LINEAR, 0, 1, 70, 130},
-        {"H2O, decode over > 256 keys", 8, 320, 16, 0, EI_UPDATE_LINEAR, 0, 1, 300, 460},
+        {"H2O (least attended window tokens dropped, half the window recent)", 4, 16, 8, 0, EI_UPDATE_LINEAR, 0, EI_EVICT_H2O, 45, 110},
+        {"H2O, no sink, chunk of 16 (two token blocks)", 0, 32, 16, 0, EI_UPDATE_LINEAR, 0, EI_EVICT_H2O, 70, 130},
+        {"H2O, decode over > 256 keys", 8, 320, 16, 0, EI_UPDATE_LINEAR, 0, EI_EVICT_H2O, 300, 460},
+        {"SnapKV (observation window = the chunk)", 4, 16, 8, 0, EI_UPDATE_LINEAR, 0, EI_EVICT_SNAPKV, 45, 110},
+        {"SnapKV, no sink, chunk of 16", 0, 32, 16, 0, EI_UPDATE_LINEAR, 0, EI_EVICT_SNAPKV, 70, 130},
+        {"SnapKV, 32 of a 64-token chunk observe", 4, 64, 64, 0, EI_UPDATE_LINEAR, 0, EI_EVICT_SNAPKV, 230, 300},
+        {"SnapKV, decode over > 256 keys (observers span calls)", 8, 320, 16, 0, EI_UPDATE_LINEAR, 0, EI_EVICT_SNAPKV, 300, 460},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char name[200];
@@ -305,7 +327,7 @@ static void test_naive(ei_model *m) {
         TEST_BEGIN();
         int n_mem = 0;
         double worst = compare(m, cases[c].S, cases[c].W, cases[c].L, cases[c].memory, cases[c].update, cases[c].gate,
-                               cases[c].h2o, cases[c].n_prompt, cases[c].n_total, &n_mem);
+                               cases[c].evict, cases[c].n_prompt, cases[c].n_total, &n_mem);
         printf("  worst logit error %.3g (relative to the largest logit), %d tokens in memory at the end\n", worst, n_mem);
         CHECK(worst < 2e-4, "logits differ from the naive reference by %.3g", worst);
         TEST_END(name);
@@ -389,7 +411,7 @@ static void test_threads(void) {
 
 /* Session state snapshots (real model): the state saved at a chunk boundary inside one long
  * ei_session_eval and loaded back continues with the same bits as the uninterrupted run (prompt
- * logits and greedy continuation), for full attention, EdgeInfinite with memory, and H2O; a state
+ * logits and greedy continuation), for full attention, EdgeInfinite with memory, H2O and SnapKV; a state
  * goes back only into the session that saved it, and a short buffer is refused. */
 typedef struct {
     ei_session *s;
@@ -412,7 +434,7 @@ static int argmax(const ei_model *m, const float *lg) {
 }
 
 static void test_state_snapshot(void) {
-    const char *name = "real model: a saved session state continues with the same bits (full, memory, H2O)";
+    const char *name = "real model: a saved session state continues with the same bits (full, memory, H2O, SnapKV)";
     ei_model *m = smol_begin(name);
     if (!m) return;
     const char *text = "The keeper climbed the stairs of the tower every evening, trimmed the wick, polished the great lens "
@@ -430,13 +452,14 @@ static void test_state_snapshot(void) {
     const int V = ei_model_get_info(m)->n_vocab;
     float *want = malloc(sizeof *want * (size_t)V);
     CHECK(want != NULL, "out of memory");
-    for (int mode = 0; mode < 3 && want; mode++) {
+    for (int mode = 0; mode < 4 && want; mode++) {
         ei_profile pr;
         ei_profile_builtin("chat", &pr);
         pr.sink = 4, pr.window = 128, pr.chunk = 64;
         ei_session_params p = ei_session_params_for(&pr, mode ? EI_MODE_INFINITE : EI_MODE_FULL, 1024, 2);
         if (mode == 1) p.gate_const = 0.3f;
         if (mode == 2) p.evict = EI_EVICT_H2O;
+        if (mode == 3) p.evict = EI_EVICT_SNAPKV;
         ei_session *s = ei_session_new(m, &p), *other = ei_session_new(m, &p);
         snap_ctx c = {s, 300, -1, NULL, s ? ei_session_state_size(s) : 0};
         c.buf = malloc(c.size);

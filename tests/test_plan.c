@@ -54,7 +54,7 @@ static void reset_counts(void) { n_allocs = 0, big_alloc = 0; }
 
 static size_t up64(size_t n) { return (n + 63) / 64 * 64; }
 
-typedef struct { const char *what; int infinite, sink, window, chunk, memory; ei_update_rule update; ei_kv_type kv; int h2o; } config;
+typedef struct { const char *what; int infinite, sink, window, chunk, memory; ei_update_rule update; ei_kv_type kv; int evict; } config;
 
 static void test_config(const ei_model *m, const config *c, int n_prompt) {
     char name[256];
@@ -64,7 +64,7 @@ static void test_config(const ei_model *m, const config *c, int n_prompt) {
     p.infinite = c->infinite, p.n_sink = c->sink, p.n_window = c->window, p.n_chunk = c->chunk, p.update = c->update;
     p.kv_type = c->kv, p.n_threads = 2, p.n_ctx = c->infinite ? 0 : n_prompt + 64;
     p.gate_const = c->memory ? 0.4f : -1.0f;
-    p.evict = c->h2o ? EI_EVICT_H2O : EI_EVICT_OLDEST;
+    p.evict = c->evict;
     ei_plan_entry e[64];
     size_t total = 0, sum = 0;
     int n = ei_plan_describe(m, &p, e, 64, &total);
@@ -201,11 +201,12 @@ int main(void) {
         SKIP("plan: sessions", "no model (make model, or ../shared/models/stories260K)");
     } else {
         const config cs[] = {
-            {"full attention, f16 KV", 0, 0, 0, 64, 0, EI_UPDATE_LINEAR, EI_KV_F16, 0},
-            {"StreamingLLM (S=8, W=128, L=64)", 1, 8, 128, 64, 0, EI_UPDATE_LINEAR, EI_KV_F16, 0},
-            {"EdgeInfinite linear (S=8, W=128, L=64)", 1, 8, 128, 64, 1, EI_UPDATE_LINEAR, EI_KV_F16, 0},
-            {"EdgeInfinite delta, f32 KV (S=0, W=64, L=32)", 1, 0, 64, 32, 1, EI_UPDATE_DELTA, EI_KV_F32, 0},
-            {"H2O eviction, f16 KV (S=8, W=128, L=64)", 1, 8, 128, 64, 0, EI_UPDATE_LINEAR, EI_KV_F16, 1},
+            {"full attention, f16 KV", 0, 0, 0, 64, 0, EI_UPDATE_LINEAR, EI_KV_F16, EI_EVICT_OLDEST},
+            {"StreamingLLM (S=8, W=128, L=64)", 1, 8, 128, 64, 0, EI_UPDATE_LINEAR, EI_KV_F16, EI_EVICT_OLDEST},
+            {"EdgeInfinite linear (S=8, W=128, L=64)", 1, 8, 128, 64, 1, EI_UPDATE_LINEAR, EI_KV_F16, EI_EVICT_OLDEST},
+            {"EdgeInfinite delta, f32 KV (S=0, W=64, L=32)", 1, 0, 64, 32, 1, EI_UPDATE_DELTA, EI_KV_F32, EI_EVICT_OLDEST},
+            {"H2O eviction, f16 KV (S=8, W=128, L=64)", 1, 8, 128, 64, 0, EI_UPDATE_LINEAR, EI_KV_F16, EI_EVICT_H2O},
+            {"SnapKV eviction, f16 KV (S=8, W=128, L=64)", 1, 8, 128, 64, 0, EI_UPDATE_LINEAR, EI_KV_F16, EI_EVICT_SNAPKV},
         };
         for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) test_config(m, &cs[i], 400);
         test_fixed_shapes(m, 0);

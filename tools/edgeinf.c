@@ -52,10 +52,15 @@ static void usage(FILE *f) {
             "                      memory is not read (= StreamingLLM)\n"
             "  --gate-const G      constant gate value in [0, 1] (experiments; memory is read)\n"
             "  --freeze-memory     drop evicted tokens instead of compressing them\n"
-            "  --evict oldest|h2o  which window tokens leave: the oldest (default; into memory) or, as the\n"
-            "                      H2O baseline, those that received the least attention (dropped; no gate)\n"
-            "  --recent N          H2O: newest window tokens always kept (default half the window)\n"
-            "  --ctx N             full attention: KV positions (default prompt + N, at most the trained context)\n");
+            "  --evict oldest|h2o|snapkv  which window tokens leave: the oldest (default; into memory) or,\n"
+            "                      as a KV-eviction baseline (dropped; no gate), those with the least attention\n"
+            "                      received: since they arrived (H2O) or from the last --observe queries,\n"
+            "                      max-pooled over %d neighbours (SnapKV)\n"
+            "  --recent N          H2O, SnapKV: newest window tokens always kept (default: H2O half the\n"
+            "                      window, SnapKV the observation window)\n"
+            "  --observe N         SnapKV: queries whose attention scores the window (default 32, at most the chunk)\n"
+            "  --ctx N             full attention: KV positions (default prompt + N, at most the trained context)\n",
+            EI_SNAPKV_POOL);
 }
 
 /* ------------------------------------------------------------ arguments */
@@ -67,7 +72,7 @@ typedef struct {
     /* long-input path: -1 / NULL = take the profile's value */
     const char *profile, *profile_file, *task, *gate;
     ei_mode mode;
-    int chunk, sink, window, update, kv, freeze_memory, evict, recent;
+    int chunk, sink, window, update, kv, freeze_memory, evict, recent, observe;
     float gate_const;
 } run_args;
 
@@ -119,7 +124,8 @@ static int parse_run_args(int argc, char **argv, run_args *a, int need_prompt) {
                 IS("--chunk") || IS("--system") || IS("--top-k") || IS("--top-p") || IS("--min-p") ||
                 IS("--repeat-penalty") || IS("--repeat-last-n") || IS("--seed") || IS("--kv") || IS("--mode") ||
                 IS("--task") || IS("--profile") || IS("--profile-file") || IS("--sink") || IS("--window") ||
-                IS("--update") || IS("--gate") || IS("--gate-const") || IS("--evict") || IS("--recent")) {
+                IS("--update") || IS("--gate") || IS("--gate-const") || IS("--evict") || IS("--recent") ||
+                IS("--observe")) {
                 fprintf(stderr, "edgeinf: %s needs a value\n", f);
                 return -1;
             }
@@ -142,10 +148,12 @@ static int parse_run_args(int argc, char **argv, run_args *a, int need_prompt) {
         else if (IS("--gate")) { a->gate = v; ok = 1; }
         else if (IS("--gate-const")) ok = !parse_float(f, v, 0, 1, &a->gate_const);
         else if (IS("--recent")) ok = !parse_int(f, v, 1, 1 << 20, &a->recent);
+        else if (IS("--observe")) ok = !parse_int(f, v, 1, 8192, &a->observe);
         else if (IS("--evict")) {
             if (!strcmp(v, "oldest")) a->evict = EI_EVICT_OLDEST;
             else if (!strcmp(v, "h2o")) a->evict = EI_EVICT_H2O;
-            else { fprintf(stderr, "edgeinf: --evict expects oldest or h2o, got '%s'\n", v); return -1; }
+            else if (!strcmp(v, "snapkv")) a->evict = EI_EVICT_SNAPKV;
+            else { fprintf(stderr, "edgeinf: --evict expects oldest, h2o or snapkv, got '%s'\n", v); return -1; }
             ok = 1;
         }
         else if (IS("--mode")) {
@@ -282,11 +290,13 @@ static int setup_run(const run_args *a, const ei_model *m, int64_t n_tok, run_se
     r->sp.freeze_memory = a->freeze_memory;
     r->sp.evict = a->evict;
     r->sp.n_recent = a->recent;
-    if (a->evict == EI_EVICT_H2O && (a->gate || a->gate_const >= 0))
-        return die("%s", "--evict h2o is a baseline without memory: give no --gate or --gate-const");
-    if (a->recent && a->evict != EI_EVICT_H2O) return die("%s", "--recent applies to --evict h2o only");
+    r->sp.n_observe = a->observe;
+    if (a->evict != EI_EVICT_OLDEST && (a->gate || a->gate_const >= 0))
+        return die("%s", "--evict h2o|snapkv is a baseline without memory: give no --gate or --gate-const");
+    if (a->recent && a->evict == EI_EVICT_OLDEST) return die("%s", "--recent applies to --evict h2o|snapkv only");
+    if (a->observe && a->evict != EI_EVICT_SNAPKV) return die("%s", "--observe applies to --evict snapkv only");
     if (a->recent > r->prof.window) {
-        fprintf(stderr, "edgeinf: H2O: %d recent tokens do not fit the window of %d (--recent)\n", a->recent, r->prof.window);
+        fprintf(stderr, "edgeinf: %d recent tokens do not fit the window of %d (--recent)\n", a->recent, r->prof.window);
         return 1;
     }
     if (a->gate) {
@@ -307,6 +317,9 @@ static void describe_setup(const run_setup *r) {
     if (r->sp.evict == EI_EVICT_H2O)
         fprintf(stderr, "edgeinf: eviction: H2O, the least-attended window tokens are dropped (%d newest always kept)\n",
                 r->sp.n_recent > 0 ? r->sp.n_recent : p->window / 2);
+    else if (r->sp.evict == EI_EVICT_SNAPKV)
+        fprintf(stderr, "edgeinf: eviction: SnapKV, the window tokens least attended by the last %d queries are dropped\n",
+                r->sp.n_observe > 0 ? r->sp.n_observe : (p->chunk < 32 ? p->chunk : 32));
     else if (r->sp.freeze_memory) fprintf(stderr, "edgeinf: memory: frozen (evicted tokens are dropped)\n");
     else if (r->gate) fprintf(stderr, "edgeinf: memory: read through the gate adapter (%lld parameters)\n", (long long)ei_gate_n_params(r->gate));
     else if (r->sp.gate_const >= 0) fprintf(stderr, "edgeinf: memory: read with a constant gate %g\n", (double)r->sp.gate_const);

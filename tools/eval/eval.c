@@ -29,6 +29,8 @@ static void usage(FILE *f) {
           "                      streaming  StreamingLLM: sink + window, evicted tokens dropped\n"
           "                      h2o        H2O: the same sink + window budget, the least-attended window tokens\n"
           "                                 dropped (half the window, the newest tokens, always kept)\n"
+          "                      snapkv     SnapKV: the same budget, the window tokens least attended by the 32\n"
+          "                                 queries before each eviction (max-pooled over 7 neighbours) dropped\n"
           "                      closed     EdgeInfinite with a closed gate (bias -8: memory written, read ~0)\n"
           "                      constG     EdgeInfinite with a constant gate G in [0, 1], e.g. const0.3\n"
           "                      gate:FILE  EdgeInfinite with a trained gate adapter\n"

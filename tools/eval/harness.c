@@ -45,7 +45,8 @@ static void method_json(json_out *o, const eval_run *r) {
     if (e->gate == EVAL_GATE_FILE) jo_str(o, r->gate_sha);
     else jo_raw(o, "null");
     jo_raw(o, ", \"freeze_memory\": "), jo_int(o, e->freeze_memory);
-    jo_raw(o, ", \"evict\": "), jo_str(o, e->h2o ? "h2o" : "oldest"), jo_raw(o, "}");
+    const char *evict = e->evict == EI_EVICT_H2O ? "h2o" : e->evict == EI_EVICT_SNAPKV ? "snapkv" : "oldest";
+    jo_raw(o, ", \"evict\": "), jo_str(o, evict), jo_raw(o, "}");
 }
 
 static int save(eval_run *r) {
@@ -223,7 +224,7 @@ int eval_run_open(eval_run *r, const eval_opts *o, const eval_method *method, co
     if (sha256_file(o->model_path, r->model_sha)) { eval_err("%s: cannot read it to hash it", o->model_path); return -1; }
     ei_session_params p = ei_session_params_for(&r->profile, method->full ? EI_MODE_FULL : EI_MODE_INFINITE, r->n_ctx_train, o->threads);
     p.freeze_memory = method->freeze_memory;
-    p.evict = method->h2o ? EI_EVICT_H2O : EI_EVICT_OLDEST;
+    p.evict = method->evict;
     p.gate_const = method->gate == EVAL_GATE_CONST ? (float)method->gate_const : -1.0f;
     if (method->gate == EVAL_GATE_CLOSED) r->gate = ei_gate_new(m, EI_GATE_HEAD_SCALAR, &r->profile, -8.0f);
     if (method->gate == EVAL_GATE_FILE) {

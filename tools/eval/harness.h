@@ -33,12 +33,13 @@ typedef struct {
 enum { EVAL_GATE_NONE, EVAL_GATE_CLOSED, EVAL_GATE_CONST, EVAL_GATE_FILE };
 
 typedef struct {
-    char name[320];       /* full, streaming, h2o, closed, const0.3, gate:<file name> */
+    char name[320];       /* full, streaming, h2o, snapkv, closed, const0.3, gate:<file name> */
     int full;             /* full attention, prompts middle-truncated to the trained context */
     int gate;             /* EVAL_GATE_* */
     double gate_const;      /* as written in the name (the session gets it as a float) */
     int freeze_memory;    /* StreamingLLM: evicted tokens are dropped, memory never written */
-    int h2o;              /* H2O: the least-attended window tokens are dropped (same budget, no memory) */
+    int evict;            /* ei_evict_policy: H2O or SnapKV drop the least-attended window tokens (same
+                           * budget, no memory); EI_EVICT_OLDEST for every other method */
     char gate_file[4096];
 } eval_method;
 

@@ -206,7 +206,8 @@ int eval_parse_methods(const char *list, eval_method *out, int cap) {
         char *end;
         if (!strcmp(name, "full")) e->full = 1;
         else if (!strcmp(name, "streaming")) e->freeze_memory = 1;
-        else if (!strcmp(name, "h2o")) e->h2o = e->freeze_memory = 1;
+        else if (!strcmp(name, "h2o")) e->evict = EI_EVICT_H2O, e->freeze_memory = 1;
+        else if (!strcmp(name, "snapkv")) e->evict = EI_EVICT_SNAPKV, e->freeze_memory = 1;
         else if (!strcmp(name, "closed")) e->gate = EVAL_GATE_CLOSED;
         else if (!strncmp(name, "const", 5) && (e->gate_const = strtod(name + 5, &end), *end == 0 && end > name + 5) &&
                  e->gate_const >= 0 && e->gate_const <= 1)
@@ -216,7 +217,7 @@ int eval_parse_methods(const char *list, eval_method *out, int cap) {
             if (strlen(name + 5) >= sizeof e->gate_file) { eval_err("--method: gate path too long"); return -1; }
             memcpy(e->gate_file, name + 5, strlen(name + 5) + 1);
         } else {
-            eval_err("unknown method '%s' (full, streaming, h2o, closed, constG with 0 <= G <= 1, gate:FILE)", name);
+            eval_err("unknown method '%s' (full, streaming, h2o, snapkv, closed, constG with 0 <= G <= 1, gate:FILE)", name);
             return -1;
         }
         /* a gate is named by its file name: the run file is BENCH-gate:NAME.json */

@@ -32,10 +32,11 @@ static int method_rank(const char *m) {
     if (!strcmp(m, "full")) return 0;
     if (!strcmp(m, "streaming")) return 1;
     if (!strcmp(m, "h2o")) return 2;
-    if (!strcmp(m, "closed")) return 3;
-    if (!strncmp(m, "const", 5)) return 4;
-    if (!strncmp(m, "gate:", 5)) return 5;
-    return 6;
+    if (!strcmp(m, "snapkv")) return 3;
+    if (!strcmp(m, "closed")) return 4;
+    if (!strncmp(m, "const", 5)) return 5;
+    if (!strncmp(m, "gate:", 5)) return 6;
+    return 7;
 }
 
 static int bench_rank(const char *b) {
