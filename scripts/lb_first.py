@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-ORDER = ["full", "streaming", "h2o", "closed", "const0.3", "const0.5"]
+ORDER = ["full", "streaming", "h2o", "snapkv", "closed", "const0.3", "const0.5"]
 
 
 def main(argv):

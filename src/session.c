@@ -73,7 +73,7 @@ static int resolve(const ei_model *m, ei_session_params *p) {
         if (p->n_recent <= 0) p->n_recent = p->evict == EI_EVICT_H2O ? p->n_window / 2 : p->n_observe;
         if (p->n_recent > p->n_window)
             return ei_set_error("%s: %d recent tokens do not fit the window of %d", policy, p->n_recent, p->n_window);
-        if (p->n_observe > p->n_recent) /* the observers must not be evicted by their own votes */
+        if (p->evict == EI_EVICT_SNAPKV && p->n_observe > p->n_recent) /* observers must not evict each other */
             return ei_set_error("SnapKV: the %d observing queries must be among the %d recent tokens kept", p->n_observe,
                                 p->n_recent);
     }
@@ -266,8 +266,8 @@ int ei_session_eval(ei_session *s, const int32_t *tokens, int64_t n, float *all_
         int T = next_chunk(s, n - done);
         ei_forward(s, tokens + done, T, all_logits ? all_logits + (size_t)done * V : NULL);
         done += T;
-        /* the window may now hold a whole extra segment: move the oldest one into memory, or (H2O)
-         * drop the segment's worth of tokens that received the least attention */
+        /* the window may now hold a whole extra segment: move the oldest one into memory, or (H2O,
+         * SnapKV) drop the segment's worth of tokens with the least attention received */
         while (s->p.infinite && s->ring_count >= s->plan.ring_cap)
             s->plan.evict_by_attention ? ei_evict_by_attention(s, s->p.n_chunk) : ei_compress(s, s->p.n_chunk);
         if (progress) progress(user, done, n);
